@@ -1,0 +1,14 @@
+//! The verdict host runtime.
+//!
+//! Evidence and signed messages come in, are verified natively and normalized
+//! into [`claims`]; sandboxed [`policy`] components decide; every decision goes
+//! into the hash-chained, signed decision [`log`], which [`replay`] re-runs.
+
+#![forbid(unsafe_code)]
+
+pub mod claims;
+pub mod crypto;
+pub mod digest;
+pub mod log;
+pub mod policy;
+pub mod timestamp;

@@ -1,0 +1,150 @@
+//! The signed, hash-chained, append-only decision log.
+//!
+//! The log is a JSON Lines file (UTF-8, every line ended by one `\n`). Each
+//! line is one [`DecisionRecord`], written as its RFC 8785 (JCS) canonical
+//! JSON. Each record carries
+//!
+//! - `seq`: its 0-based position in the file;
+//! - `prev`: the SHA-256 of the previous line's bytes without the `\n`
+//!   ([`Digest::ZERO`](crate::digest::Digest::ZERO) for the first record),
+//!   so removing, reordering or editing any line breaks the chain after it;
+//! - `signature`: a signature, under the context [`SIGNING_CONTEXT`], over
+//!   the JCS of the record without its `signature` member, so editing a
+//!   record breaks its signature.
+//!
+//! [`DecisionLog`] writes the log, [`read_log`] parses it and
+//! [`verify_log`] checks the chain and signatures. `docs/decision-log.md`
+//! specifies the format byte for byte.
+
+mod reader;
+mod record;
+mod verify;
+mod writer;
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::crypto::{KeyId, SignError};
+
+pub use reader::{LogEntry, read_log};
+pub use record::{
+    DecisionId, DecisionIdParseError, DecisionRecord, NewRecord, RECORD_VERSION, RecordInput,
+    RecordSignature, SIGNING_CONTEXT, SignatureBytes,
+};
+pub use verify::{ChainError, VerifiedChain, verify_log};
+pub use writer::{DecisionLog, MAX_SEQ};
+
+/// Why the log file could not be read or appended to. Every variant names
+/// the file; those about its contents name the 1-based line.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file could not be opened or created.
+    #[error("cannot open decision log {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    /// Reading the file failed.
+    #[error("cannot read decision log {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// Writing to the file failed. The log is unusable until reopened.
+    #[error("cannot write decision log {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// Syncing the file (or, after creating it, its directory) failed. The
+    /// log is unusable until reopened: whether the data reached the disk is
+    /// unknown.
+    #[error("cannot sync {} to disk: {source}", path.display())]
+    Sync { path: PathBuf, source: io::Error },
+    /// The path is not a regular file (a directory, a device, a FIFO).
+    #[error("decision log {} is not a regular file", path.display())]
+    NotAFile { path: PathBuf },
+    /// Another [`DecisionLog`] (in this or another process) has the file
+    /// open for writing.
+    #[error("decision log {} is locked by another writer", path.display())]
+    Locked { path: PathBuf },
+    /// The file does not end with `\n`: its last line, which starts at byte
+    /// `offset`, is incomplete, typically because an append was cut short
+    /// by a crash. The log is never repaired silently; truncating the file
+    /// to `offset` bytes drops the incomplete line.
+    #[error(
+        "decision log {}: line {line} is torn (the file does not end with a newline); it starts at byte {offset}, \
+         truncate the file to {offset} bytes to drop it",
+        path.display()
+    )]
+    TornTail {
+        path: PathBuf,
+        line: usize,
+        offset: u64,
+    },
+    /// A line is not valid UTF-8.
+    #[error("decision log {}: line {line}, column {column}: invalid UTF-8", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    /// A line is not valid JSON.
+    #[error("decision log {}: line {line}, column {column}: invalid JSON: {reason}", path.display())]
+    InvalidJson {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// A line is JSON but not a decision record: a member is missing, has the
+    /// wrong type, or is unknown (`reason` names it).
+    #[error("decision log {}: line {line}, column {column}: not a decision record: {reason}", path.display())]
+    InvalidRecord {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// When opening: the last record's `seq` does not match its position,
+    /// so the chain cannot be continued.
+    #[error("decision log {}: line {line} has seq {found}, expected {expected}", path.display())]
+    OutOfSequence {
+        path: PathBuf,
+        line: usize,
+        expected: u64,
+        found: u64,
+    },
+    /// When opening: the last record was signed by another key than the
+    /// writer's, and a log is verified against a single key.
+    #[error("decision log {}: line {line} is signed by key {found}, but this writer signs with {expected}", path.display())]
+    ForeignKey {
+        path: PathBuf,
+        line: usize,
+        expected: KeyId,
+        found: KeyId,
+    },
+    /// An earlier append failed part-way; reopen the log, which reports a
+    /// torn tail if a partial line was left.
+    #[error("decision log {} is unusable after a failed append; reopen it", path.display())]
+    Poisoned { path: PathBuf },
+    /// The log holds [`MAX_SEQ`] records already.
+    #[error("decision log {} is full: seq would exceed {MAX_SEQ}", path.display())]
+    SequenceExhausted { path: PathBuf },
+    /// Signing a record failed; nothing was written.
+    #[error("cannot sign decision record {seq}: {source}")]
+    Sign { seq: u64, source: SignError },
+    /// A record could not be encoded as canonical JSON (a claim holds a
+    /// value JCS cannot express); nothing was written.
+    #[error("cannot encode decision record {seq} as canonical JSON: {source}")]
+    Encode { seq: u64, source: serde_json::Error },
+}
+
+impl LogError {
+    /// The 1-based line the error is about, if it is about one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            LogError::TornTail { line, .. }
+            | LogError::NotUtf8 { line, .. }
+            | LogError::InvalidJson { line, .. }
+            | LogError::InvalidRecord { line, .. }
+            | LogError::OutOfSequence { line, .. }
+            | LogError::ForeignKey { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
