@@ -1,1 +1,69 @@
-fn main() {}
+//! `verdict`: evaluate policies in a sandbox, log every decision, replay logs.
+//!
+//! Exit codes: 0 allow (or success), 1 deny (or a failed verification),
+//! 2 error (bad arguments or input; the message names the file and the fault).
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod files;
+
+/// A WebAssembly-sandboxed policy verifier with a signed, replayable decision log.
+#[derive(Parser)]
+#[command(name = "verdict", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a decision-log signing key pair.
+    Keygen(cmd::keygen::Args),
+    /// Evaluate a policy on an input; print the decision (exit 0 allow, 1 deny, 2 error).
+    Eval(cmd::eval::Args),
+    /// Verify a decision log and re-run every decision (exit 0 only if all match).
+    Replay(cmd::replay::Args),
+    /// Run the built-in policies on the bundled examples, log and replay them.
+    Demo(cmd::demo::Args),
+}
+
+/// How a command ended, mapped onto the documented exit codes.
+pub enum Outcome {
+    /// Allowed, or the command succeeded.
+    Ok,
+    /// Denied, or a verification failed.
+    Denied,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Denied) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

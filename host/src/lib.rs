@@ -11,4 +11,5 @@ pub mod crypto;
 pub mod digest;
 pub mod log;
 pub mod policy;
+pub mod replay;
 pub mod timestamp;

@@ -18,6 +18,7 @@ fn policy() -> PolicyIdentity {
         digest: Digest::of(b"package verdict\nallow := true\n"),
         data_digest: Digest::of(b"{}"),
         entrypoint: Some("data.verdict.allow".into()),
+        module: Some("verdict.rego".into()),
         host: "verdict-host 0.1.0".into(),
         engine: "wasmtime 48.0.8; regorus 0.14.1".into(),
     }

@@ -26,6 +26,9 @@ pub struct PolicyIdentity {
     pub data_digest: Digest,
     /// The Rego rule that decides, when one was named.
     pub entrypoint: Option<String>,
+    /// The name the Rego module was loaded under (it appears in error
+    /// messages, hence in reasons); replay loads it under the same name.
+    pub module: Option<String>,
     /// The host that evaluated, e.g. `verdict-host 0.1.0`.
     pub host: String,
     /// The engines, e.g. `wasmtime 48.0.8; regorus 0.14.1`.

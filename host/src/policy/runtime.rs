@@ -141,7 +141,7 @@ impl PolicyRuntime {
     /// Loads a `.wasm` component of the `verdict:policy` world.
     pub fn load_component(&self, wasm: &[u8], data: DataDocument) -> Result<Policy, LoadError> {
         let component = self.compile(wasm)?;
-        let identity = self.identity(PolicyKind::Component, Digest::of(wasm), &data, None);
+        let identity = self.identity(PolicyKind::Component, Digest::of(wasm), &data, None, None);
         self.policy(&component, identity, data)
     }
 
@@ -154,11 +154,12 @@ impl PolicyRuntime {
         entrypoint: Option<String>,
     ) -> Result<Policy, LoadError> {
         let digest = Digest::of(module.source.as_bytes());
+        let name = module.name.clone();
         let instrumented = self.instrumented_rego()?;
         let snapshot =
             rego::prepare_snapshot(self, &instrumented, module, &data, entrypoint.clone())?;
         let component = self.compile(&snapshot)?;
-        let identity = self.identity(PolicyKind::Rego, digest, &data, entrypoint);
+        let identity = self.identity(PolicyKind::Rego, digest, &data, entrypoint, Some(name));
         self.policy(&component, identity, data)
     }
 
@@ -176,12 +177,14 @@ impl PolicyRuntime {
         digest: Digest,
         data: &DataDocument,
         entrypoint: Option<String>,
+        module: Option<String>,
     ) -> PolicyIdentity {
         PolicyIdentity {
             kind,
             digest,
             data_digest: data.digest(),
             entrypoint,
+            module,
             host: builtin::HOST_VERSION.to_string(),
             engine: builtin::ENGINE_VERSIONS.to_string(),
         }

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod eval;
+pub mod keygen;
+pub mod replay;
