@@ -59,7 +59,8 @@ fn kind(v: &Value) -> &'static str {
 ///
 /// The canonical text is what the policy sees and what the decision log
 /// records, so replaying a recorded input feeds the policy the same bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// The held value is parsed back from that text, and equality is the text's.
+#[derive(Clone)]
 pub struct Claims {
     value: Value,
     canonical: Arc<str>,
@@ -95,6 +96,14 @@ impl Claims {
         &self.value
     }
 }
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl Eq for Claims {}
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -592,10 +592,10 @@ fn only_regular_files_are_logs() {
 
 /// The worked example in docs/decision-log.md, made by `print_worked_example`.
 const EXAMPLE_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
-MCowBQYDK2VwAyEA1EWnKzbSAtmtOzMxchMQG9PadI0/xYZttioxfy5urR8=
+MCowBQYDK2VwAyEA+6uVYbjRWis64CJ1PLir257T9keBVIo24dCXhHshHJQ=
 -----END PUBLIC KEY-----
 ";
-const EXAMPLE_LINE: &str = r#"{"decision":{"allow":true,"annotations":[],"reasons":["admin with MFA"],"trust_vector":null},"id":"ab766cc3ac339fec524ace159f04719e","input":{"claims":{"mfa":true,"roles":["admin"],"subject":"alice"},"evaluated_at":"2026-11-18T11:06:40.123456789Z"},"policy":{"data_digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","digest":"sha256:157c75eb15699c45bdae8db1fbe33c03c625479ec86970a9089d91d70f12b658","engine":"wasmtime 48.0.8; regorus 0.14.1","entrypoint":"data.verdict.allow","host":"verdict-host 0.1.0","kind":"rego"},"prev":"sha256:0000000000000000000000000000000000000000000000000000000000000000","request_id":"req-0","seq":0,"signature":{"alg":"ed25519","kid":"ed25519-f3b16ccf93ba0c60","value":"fp9Fni/jKOubKH53MH3wL451odTW7LOG9NRWhs5arLcZEOUciPJfSFIbOU/Q2knTqPCOVKxc2BICwUstjMSCDA=="},"timestamp":"2026-11-18T11:06:40.123456789Z","v":1}"#;
+const EXAMPLE_LINE: &str = r#"{"decision":{"allow":true,"annotations":[],"reasons":["admin with MFA"],"trust_vector":null},"id":"f14f91ca4284e14b3f1b88dbeda40bb5","input":{"claims":{"mfa":true,"roles":["admin"],"subject":"alice"},"evaluated_at":"2026-11-18T11:06:40.123456789Z"},"policy":{"data_digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","digest":"sha256:157c75eb15699c45bdae8db1fbe33c03c625479ec86970a9089d91d70f12b658","engine":"wasmtime 48.0.8; regorus 0.14.1","entrypoint":"data.verdict.allow","host":"verdict-host 0.1.0","kind":"rego","module":"verdict.rego"},"prev":"sha256:0000000000000000000000000000000000000000000000000000000000000000","request_id":"req-0","seq":0,"signature":{"alg":"ed25519","kid":"ed25519-6295646517027079","value":"k0GQnNxTS6tTr4zYKBn3MIRWCFzDOl/wrKXHLAU6T6ZSNSVoHNoEnNQU/V5OGxYnrD3Rm6iLaGjx/3qIl8mODA=="},"timestamp":"2026-11-18T11:06:40.123456789Z","v":1}"#;
 
 #[test]
 fn the_documented_example_verifies() {
@@ -603,14 +603,14 @@ fn the_documented_example_verifies() {
     let path = dir.path().join("example.jsonl");
     fs::write(&path, format!("{EXAMPLE_LINE}\n")).unwrap();
     let key = VerifyingKey::from_public_key_pem(EXAMPLE_PUBLIC_KEY).unwrap();
-    assert_eq!(key.key_id().as_str(), "ed25519-f3b16ccf93ba0c60");
+    assert_eq!(key.key_id().as_str(), "ed25519-6295646517027079");
     let verified = verify_file(&path, &key).unwrap();
     assert_eq!(verified.head, Digest::of(EXAMPLE_LINE.as_bytes()));
 
     // The Ed25519 signing input, spelled out as the docs do.
     let record = &read_log(&path).unwrap()[0].record;
     let unsigned = EXAMPLE_LINE.replace(
-        r#","signature":{"alg":"ed25519","kid":"ed25519-f3b16ccf93ba0c60","value":"fp9Fni/jKOubKH53MH3wL451odTW7LOG9NRWhs5arLcZEOUciPJfSFIbOU/Q2knTqPCOVKxc2BICwUstjMSCDA=="}"#,
+        r#","signature":{"alg":"ed25519","kid":"ed25519-6295646517027079","value":"k0GQnNxTS6tTr4zYKBn3MIRWCFzDOl/wrKXHLAU6T6ZSNSVoHNoEnNQU/V5OGxYnrD3Rm6iLaGjx/3qIl8mODA=="}"#,
         "",
     );
     assert_eq!(record.signing_input().unwrap(), unsigned.as_bytes());
