@@ -73,7 +73,10 @@ ttl_ok if {
 
 deny contains "ttl_seconds is not in [60, 86400]" if not ttl_ok
 
+# data.schema_versions must be an array, as in the Rust twin: an object's
+# values or a string do not count as a list of versions.
 schema_known if {
+	is_array(data.schema_versions)
 	some v in data.schema_versions
 	v == input.feedback.schema_version
 }

@@ -98,21 +98,21 @@ pub enum ReplayFailure {
         seq: u64,
         digest: Digest,
     },
-    #[error("line {line} (seq {seq}): cannot load policy {path}: {reason}")]
+    #[error("record {seq} (line {line}): cannot load policy {path}: {reason}")]
     PolicyUnusable {
         line: usize,
         seq: u64,
         path: PathBuf,
         reason: String,
     },
-    #[error("line {line} (seq {seq}): recorded claims are unusable: {error}")]
+    #[error("record {seq} (line {line}): recorded claims are unusable: {error}")]
     InvalidClaims {
         line: usize,
         seq: u64,
         error: JsonError,
     },
     #[error(
-        "line {line} (seq {seq}): verdict differs: recorded {}, replayed {}",
+        "record {seq} (line {line}): verdict differs: recorded {}, replayed {}",
         summary(recorded),
         summary(replayed)
     )]

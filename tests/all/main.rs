@@ -1,5 +1,8 @@
 //! verdict's integration tests: one binary, one module per area.
 
+mod cli;
 mod common;
 mod rego;
+mod replay;
 mod sandbox;
+mod twins;

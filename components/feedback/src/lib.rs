@@ -42,7 +42,7 @@ fn decide(c: &Claims) -> Decision {
         ttl.is_some_and(|v| (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(&v)),
         "ttl_seconds is not in [60, 86400]",
     );
-    let known = |v: &Value| c.claim("/feedback/schema_version") == Some(v);
+    let known = |v: &Value| c.claim("/feedback/schema_version").is_some_and(|w| same(v, w));
     checks.require(
         c.data("/schema_versions")
             .and_then(Value::as_array)
@@ -50,6 +50,24 @@ fn decide(c: &Claims) -> Decision {
         "schema version is not known",
     );
     checks.into_decision()
+}
+
+/// JSON equality as in Rego: numbers compare by value, so a data document
+/// listing `1.0` knows the claim `1` (claims reach the policy in canonical
+/// form, where `1.0` is written `1`; the data document is kept as given).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || ((x.is_f64() || y.is_f64()) && x.as_f64() == y.as_f64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// The feedback must name an execution the host recorded, for the same tenant,

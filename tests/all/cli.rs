@@ -1,0 +1,334 @@
+//! The `verdict` binary: exit codes, messages, and no panics on bad input.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::{component_bytes, root};
+
+fn verdict(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(args)
+        .env("VERDICT_CACHE_DIR", root().join("target/test-cache"))
+        .output()
+        .expect("run verdict")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited")
+}
+
+fn stderr(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!text.contains("panicked"), "verdict panicked: {text}");
+    text
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn example(rel: &str) -> String {
+    root().join("examples").join(rel).display().to_string()
+}
+
+fn feedback_rego() -> String {
+    root().join("policies/feedback.rego").display().to_string()
+}
+
+#[test]
+fn eval_exits_0_on_allow_and_1_on_deny_with_the_decision_on_stdout() {
+    for (input, expected, allow) in [
+        ("feedback/accept.json", 0, true),
+        ("feedback/reject.json", 1, false),
+    ] {
+        let out = verdict(&[
+            "eval",
+            "--policy",
+            &feedback_rego(),
+            "--data",
+            &example("feedback/data.json"),
+            "--input",
+            &example(input),
+        ]);
+        assert_eq!(code(&out), expected, "{}", stderr(&out));
+        let decision: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(decision["allow"], allow);
+    }
+}
+
+#[test]
+fn malformed_inputs_exit_2_naming_the_file_and_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_json = dir.path().join("bad.json");
+    fs::write(&bad_json, "{\n  \"a\": 1,\n  \"b\": }\n").unwrap();
+    let broken = dir.path().join("broken.rego");
+    fs::write(&broken, "package x\n\nallow if {\n  input.a ==\n}\n").unwrap();
+    let core = dir.path().join("core.wasm");
+    fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    let bytes = component_bytes("feedback_policy");
+    fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let not_utf8 = dir.path().join("latin1.json");
+    fs::write(&not_utf8, b"{\"a\": \"\xe9\"}").unwrap();
+    let array = dir.path().join("array.json");
+    fs::write(&array, "[1, 2]").unwrap();
+    let missing = dir.path().join("missing.json");
+    let missing_policy = dir.path().join("missing.rego");
+    let policy = feedback_rego();
+    let input = example("feedback/accept.json");
+
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["eval", "--policy", path(&missing_policy), "--input", &input],
+            vec![path(&missing_policy), "cannot read"],
+        ),
+        (
+            vec!["eval", "--policy", &policy, "--input", path(&missing)],
+            vec![path(&missing)],
+        ),
+        (
+            vec!["eval", "--policy", &policy, "--input", path(&bad_json)],
+            vec![path(&bad_json), "line 3, column 8"],
+        ),
+        (
+            vec![
+                "eval",
+                "--policy",
+                &policy,
+                "--data",
+                path(&bad_json),
+                "--input",
+                &input,
+            ],
+            vec!["data", path(&bad_json)],
+        ),
+        (
+            vec!["eval", "--policy", &policy, "--input", path(&array)],
+            vec![path(&array), "JSON object"],
+        ),
+        (
+            vec!["eval", "--policy", &policy, "--input", path(&not_utf8)],
+            vec![path(&not_utf8), "UTF-8"],
+        ),
+        (
+            vec!["eval", "--policy", path(&broken), "--input", &input],
+            vec![path(&broken), "broken.rego:5:1"],
+        ),
+        (
+            vec!["eval", "--policy", path(&core), "--input", &input],
+            vec![path(&core), "core module"],
+        ),
+        (
+            vec!["eval", "--policy", path(&truncated), "--input", &input],
+            vec![path(&truncated)],
+        ),
+        (
+            vec![
+                "eval",
+                "--policy",
+                &policy,
+                "--input",
+                &input,
+                "--entrypoint",
+                "data.verdict.feedback.nope",
+            ],
+            vec!["data.verdict.feedback.nope"],
+        ),
+        (
+            vec!["eval", "--policy", path(&bad_json), "--input", &input],
+            vec!["expected a .rego or .wasm"],
+        ),
+        (
+            vec![
+                "eval", "--policy", &policy, "--input", &input, "--log", "x.jsonl",
+            ],
+            vec!["--key"],
+        ),
+        (vec!["eval", "--policy", &policy], vec!["--input"]),
+        (
+            vec![
+                "replay",
+                path(&missing),
+                "--policies",
+                ".",
+                "--pubkey",
+                path(&missing),
+            ],
+            vec![path(&missing)],
+        ),
+        (vec!["keygen", "--out", ".", "--alg", "rsa"], vec!["rsa"]),
+    ];
+    for (args, needles) in cases {
+        let out = verdict(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        for needle in needles {
+            assert!(
+                err.contains(needle),
+                "{args:?}: expected `{needle}` in: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [&[][..], &["eval"], &["replay"], &["keygen"], &["demo"]] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = verdict(&args);
+        assert_eq!(code(&out), 0);
+        assert!(stdout(&out).contains("Usage: verdict"), "{args:?}");
+    }
+}
+
+#[test]
+fn keygen_eval_log_and_replay_round_trip_and_tampering_is_named() {
+    for alg in ["ed25519", "ml-dsa-65"] {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let out = verdict(&["keygen", "--out", path(&keys), "--alg", alg]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(stdout(&out).contains(&format!("key id:      {alg}-")));
+        let log = dir.path().join("decisions.jsonl");
+        let key = keys.join("decision-log.key");
+        for input in [
+            "feedback/accept.json",
+            "feedback/reject.json",
+            "feedback/accept.json",
+        ] {
+            let out = verdict(&[
+                "eval",
+                "--policy",
+                &feedback_rego(),
+                "--data",
+                &example("feedback/data.json"),
+                "--input",
+                &example(input),
+                "--log",
+                path(&log),
+                "--key",
+                path(&key),
+            ]);
+            assert!(code(&out) < 2, "{}", stderr(&out));
+        }
+        let policies = dir.path().join("policies");
+        fs::create_dir(&policies).unwrap();
+        fs::copy(
+            root().join("policies/feedback.rego"),
+            policies.join("p.rego"),
+        )
+        .unwrap();
+        fs::copy(
+            root().join("examples/feedback/data.json"),
+            policies.join("d.json"),
+        )
+        .unwrap();
+        let pubkey = keys.join("decision-log.pub");
+        let replay = |log: &Path| {
+            verdict(&[
+                "replay",
+                path(log),
+                "--policies",
+                path(&policies),
+                "--pubkey",
+                path(&pubkey),
+            ])
+        };
+
+        let out = replay(&log);
+        assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+        assert!(
+            stdout(&out).contains("3 matched, 0 failed"),
+            "{}",
+            stdout(&out)
+        );
+
+        let text = fs::read_to_string(&log).unwrap();
+        let tampered = text.replacen("\"allow\":false", "\"allow\":true", 1);
+        assert_ne!(tampered, text);
+        fs::write(&log, &tampered).unwrap();
+        let out = replay(&log);
+        assert_eq!(code(&out), 1);
+        assert!(
+            stdout(&out).contains("first bad record: record 1 (line 2)"),
+            "{}",
+            stdout(&out)
+        );
+
+        fs::write(&log, &text[..text.len() - 10]).unwrap();
+        let out = replay(&log);
+        assert_eq!(code(&out), 1);
+        assert!(stdout(&out).contains("line 3"), "{}", stdout(&out));
+        let out = verdict(&[
+            "eval",
+            "--policy",
+            &feedback_rego(),
+            "--input",
+            &example("feedback/accept.json"),
+            "--log",
+            path(&log),
+            "--key",
+            path(&key),
+        ]);
+        assert_eq!(
+            code(&out),
+            2,
+            "appending to a torn log must refuse: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_component_policy_evaluates_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("isolation.wasm");
+    fs::write(&wasm, component_bytes("isolation_policy")).unwrap();
+    let out = verdict(&[
+        "eval",
+        "--policy",
+        path(&wasm),
+        "--data",
+        &example("isolation/data.json"),
+        "--input",
+        &example("isolation/reject.json"),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stdout(&out).contains("session binding is already bound to another tenant"));
+    let out = verdict(&[
+        "eval",
+        "--policy",
+        path(&wasm),
+        "--input",
+        &example("isolation/reject.json"),
+        "--entrypoint",
+        "data.x.y",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("Rego policies only"));
+}
+
+#[test]
+fn the_demo_runs_logs_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = verdict(&["demo", "--dir", path(dir.path())]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("every link, signature and verdict matches"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("decisions.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        8
+    );
+}
