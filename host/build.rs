@@ -16,20 +16,7 @@ fn main() {
     let host = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = host.parent().expect("host/ lives in the workspace root");
     let components = root.join("components");
-    for watched in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "rego",
-        "feedback",
-        "isolation",
-        "misbehave",
-        "policy-sdk",
-    ] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            components.join(watched).display()
-        );
-    }
+    watch_sources(&components);
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
 
     println!(
@@ -57,15 +44,10 @@ fn main() {
     let published = target_root.join("components");
     fs::create_dir_all(&published).expect("create target/components");
     let built = wasm_target_dir.join(WASM_TARGET).join("release");
-    for name in [
-        "rego_engine",
-        "feedback_policy",
-        "isolation_policy",
-        "misbehave_policy",
-    ] {
+    for name in built_modules(&built) {
         let core = fs::read(built.join(format!("{name}.wasm")))
             .unwrap_or_else(|e| panic!("reading the built {name}.wasm: {e}"));
-        let component = componentize(name, &core);
+        let component = componentize(&name, &core);
         fs::write(out_dir.join(format!("{name}.wasm")), &component)
             .expect("write OUT_DIR component");
         write_if_changed(&published.join(format!("{name}.wasm")), &component);
@@ -74,6 +56,19 @@ fn main() {
         "cargo:rustc-env=VERDICT_COMPONENTS_DIR={}",
         published.display()
     );
+}
+
+/// Rebuild when any component crate changes (not when their build output does).
+fn watch_sources(components: &Path) {
+    for entry in fs::read_dir(components)
+        .expect("list components/")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n != "target") {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
 }
 
 fn build_core_modules(components: &Path, target_dir: &Path) {
@@ -105,6 +100,17 @@ fn build_core_modules(components: &Path, target_dir: &Path) {
              installed? `rustup target add {WASM_TARGET}`"
         );
     }
+}
+
+/// Every cdylib the components workspace built, by file stem.
+fn built_modules(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok()?.path().file_name()?.to_str().map(str::to_string))
+        .filter_map(|file| file.strip_suffix(".wasm").map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }
 
 fn componentize(name: &str, core: &[u8]) -> Vec<u8> {

@@ -119,8 +119,8 @@ pub enum ReplayFailure {
     VerdictDiffers {
         line: usize,
         seq: u64,
-        recorded: Decision,
-        replayed: Decision,
+        recorded: Box<Decision>,
+        replayed: Box<Decision>,
     },
 }
 
@@ -238,8 +238,8 @@ fn rerun(
         return Err(ReplayFailure::VerdictDiffers {
             line,
             seq,
-            recorded: record.decision.clone(),
-            replayed,
+            recorded: Box::new(record.decision.clone()),
+            replayed: Box::new(replayed),
         });
     }
     Ok(())

@@ -71,3 +71,45 @@ fn a_parse_error_names_its_location() {
     let text = err.to_string();
     assert!(text.contains("broken.rego:"), "{text}");
 }
+
+#[test]
+fn verdict_now_ns_is_the_recorded_evaluation_time() {
+    let policy = rego(
+        "package clock\n\ndecision := {\"allow\": verdict.now_ns() < input.expires_ns, \"annotations\": {\"now\": verdict.now_ns()}}\n",
+        json!({}),
+        None,
+    );
+    let at = verdict_host::timestamp::Timestamp::from_unix(1_795_000_000, 5);
+    let fresh = policy
+        .evaluate(
+            &claims(json!({"expires_ns": 1_795_000_001_000_000_000_i64})),
+            at,
+        )
+        .decision;
+    assert!(fresh.allow, "{fresh:?}");
+    assert_eq!(fresh.annotations[0].value, "1795000000000000005");
+    let later = verdict_host::timestamp::Timestamp::from_unix(1_795_000_002, 0);
+    let stale = policy
+        .evaluate(
+            &claims(json!({"expires_ns": 1_795_000_001_000_000_000_i64})),
+            later,
+        )
+        .decision;
+    assert!(!stale.allow, "{stale:?}");
+}
+
+#[test]
+fn builtins_that_need_ambient_authority_are_absent() {
+    let policy = rego(
+        "package t\n\nallow if time.now_ns() > 0\n",
+        json!({}),
+        Some("data.t.allow"),
+    );
+    let eval = policy.evaluate(&claims(json!({})), now());
+    assert!(!eval.decision.allow);
+    assert!(
+        eval.decision.reasons[0].contains("time.now_ns"),
+        "{:?}",
+        eval.decision.reasons
+    );
+}

@@ -29,7 +29,16 @@ fn a_policy_that_loops_forever_is_denied_at_its_deadline() {
 
 #[test]
 fn a_policy_that_allocates_without_bound_is_denied_at_the_cap() {
-    let policy = component("misbehave_policy", json!({}));
+    // A generous deadline: on a loaded machine the cap, not the clock, must stop it.
+    let mut config = RuntimeConfig {
+        cache_dir: None,
+        ..RuntimeConfig::default()
+    };
+    config.limits.cpu_deadline = Duration::from_secs(10);
+    let runtime = PolicyRuntime::new(config).unwrap();
+    let policy = runtime
+        .load_component(&component_bytes("misbehave_policy"), data(json!({})))
+        .unwrap();
     let eval = policy.evaluate(&claims(json!({"action": "alloc"})), now());
     assert!(!eval.decision.allow);
     assert_eq!(eval.failure, Some(EvalFailure::Memory(64 << 20)));

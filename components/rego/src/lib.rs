@@ -12,11 +12,15 @@
 //!   rule (a decision object) if it declares one, otherwise through `allow`
 //!   (boolean) and, when declared, `deny` (a set of reason strings): the policy
 //!   allows only when `allow` is true and `deny` is empty.
+//! - `verdict.now_ns()` returns the evaluation time (`input.evaluated-at` of
+//!   the world) in nanoseconds since the Unix epoch: the sandbox has no clock,
+//!   and the time is recorded, so replay sees the same "now".
 //! - a decision object is `{"allow": bool, "reasons": [string],
 //!   "trust_vector": {"instance_identity": int8, ...}, "annotations": {string: any}}`;
 //!   only `allow` is required.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use regorus::{Engine, Value};
 use serde_json::Value as Json;
@@ -39,6 +43,9 @@ struct Prepared {
     convention: Convention,
 }
 
+/// The current evaluation's time, for `verdict.now_ns()`.
+static EVALUATED_AT_NS: AtomicI64 = AtomicI64::new(0);
+
 thread_local! {
     static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
 }
@@ -51,6 +58,10 @@ impl Guest for RegoEngine {
     ) -> Result<(), String> {
         let mut engine = Engine::new();
         engine.set_rego_v0(false);
+        let now_ns = |_: Vec<Value>| Ok(Value::from(EVALUATED_AT_NS.load(Ordering::Relaxed)));
+        engine
+            .add_extension("verdict.now_ns".into(), 0, Box::new(now_ns))
+            .map_err(|e| e.to_string())?;
         let mut packages = Vec::with_capacity(modules.len());
         for module in &modules {
             let package = engine
@@ -94,6 +105,9 @@ impl Prepared {
             load_data(&mut self.engine, &input.data)?;
             self.data = input.data.clone();
         }
+        let at = &input.evaluated_at;
+        let nanos = at.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(at.nanoseconds));
+        EVALUATED_AT_NS.store(nanos, Ordering::Relaxed);
         let claims = Value::from_json_str(&input.claims)
             .map_err(|e| format!("claims are not valid JSON: {e}"))?;
         self.engine.set_input(claims);
