@@ -9,6 +9,7 @@
 pub mod claims;
 pub mod crypto;
 pub mod digest;
+pub mod ids;
 pub mod log;
 pub mod policy;
 pub mod replay;
