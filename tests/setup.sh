@@ -22,8 +22,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     rustup target add --toolchain "$toolchain" "${missing[@]}"
 fi
 
-# Debian packages the tests drive for real (none yet for the policy host).
-packages=()
+# Debian packages the tests drive for real: Redis for the replicated
+# anti-replay store (tests start their own redis-server; no service needed).
+packages=(redis-server)
 need=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

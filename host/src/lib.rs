@@ -6,11 +6,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod antireplay;
 pub mod claims;
 pub mod crypto;
 pub mod digest;
+pub mod gateway;
 pub mod ids;
 pub mod log;
+pub mod messages;
 pub mod policy;
 pub mod replay;
 pub mod timestamp;

@@ -1,0 +1,160 @@
+//! A nonce store shared by every replica, on Redis.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::ids::{Nonce, TenantId};
+
+use super::store::retention_millis;
+use super::{Claim, ClaimFuture, Namespace, NonceStore, StoreError, Unavailable, key};
+
+/// A [`NonceStore`] on Redis, shared by every process that uses the same
+/// server.
+///
+/// A claim is one `SET <key> 1 NX PX <retention ms>`: Redis sets the key
+/// only if it is absent, atomically, so of any number of concurrent claims
+/// (from any number of connections or processes) exactly one gets `OK`
+/// ([`Claim::Fresh`]) and the others nil ([`Claim::Replayed`]); the key
+/// expires after the retention, rounded up to whole milliseconds. Keys are
+/// laid out as `verdict:nonce:<len>:<namespace>:<len>:<tenant>:<len>:<nonce>`
+/// (see [`RedisNonceStore::key_for`]); length prefixes keep the key
+/// unambiguous although a nonce may contain `:`.
+///
+/// # Failing closed
+///
+/// Every Redis error, broken connection or unanswered command becomes
+/// [`StoreError::Unavailable`], never a `Claim`. Each call is bounded by the
+/// timeout given to [`RedisNonceStore::connect`], so a vanished server costs
+/// a caller at most that long. The underlying
+/// [`ConnectionManager`] reconnects after a failure, so claims resume once
+/// the server is back.
+///
+/// An `Unavailable` claim may nevertheless have been recorded (a command can
+/// reach Redis and its reply be lost): a client retrying after a 503 must
+/// sign a new request with a new nonce, or it may be told `Replayed`.
+///
+/// Its durability is Redis's: a server restarted without persistence forgets
+/// every nonce, so run it with persistence (or accept replays for up to one
+/// retention after a restart).
+///
+/// Clones, and stores made by [`RedisNonceStore::namespaced`], share one
+/// connection.
+#[derive(Clone)]
+pub struct RedisNonceStore {
+    connection: ConnectionManager,
+    timeout: Duration,
+    namespace: Option<Namespace>,
+}
+
+impl RedisNonceStore {
+    /// The default bound on connecting and on each command: 2 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Connects to the Redis server at `url` (e.g. `redis://127.0.0.1:6379/`),
+    /// with `timeout` bounding the connection and every later command.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] with [`Unavailable::InvalidUrl`] if `url`
+    /// does not parse, [`Unavailable::Connect`] if the server refuses or
+    /// fails the connection, [`Unavailable::ConnectTimeout`] if it does not
+    /// answer within `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(Unavailable::InvalidUrl)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(2);
+        let connection =
+            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+                .await
+                .map_err(|_| Unavailable::ConnectTimeout(timeout))?
+                .map_err(Unavailable::Connect)?;
+        Ok(Self {
+            connection,
+            timeout,
+            namespace: None,
+        })
+    }
+
+    /// A handle on the same connection whose keys live in `namespace`:
+    /// nonces claimed through it never collide with those of another
+    /// namespace.
+    pub fn namespaced(&self, namespace: Namespace) -> Self {
+        Self {
+            namespace: Some(namespace),
+            ..self.clone()
+        }
+    }
+
+    /// The namespace of this handle, if any.
+    pub fn namespace(&self) -> Option<&Namespace> {
+        self.namespace.as_ref()
+    }
+
+    /// The bound on each command.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The Redis key a claim of `nonce` for `scope` sets through this handle.
+    /// Distinct (namespace, tenant, nonce) triples always give distinct keys.
+    pub fn key_for(&self, scope: &TenantId, nonce: &Nonce) -> String {
+        key::encode(self.namespace.as_ref(), scope, nonce)
+    }
+
+    async fn claim_key(&self, key: String, retention: Duration) -> Result<Claim, StoreError> {
+        let millis = retention_millis(retention)?;
+        let mut connection = self.connection.clone();
+        let command = redis::cmd("SET")
+            .arg(&key)
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis)
+            .to_owned();
+        let reply = tokio::time::timeout(
+            self.timeout,
+            command.query_async::<Option<String>>(&mut connection),
+        )
+        .await
+        .map_err(|_| {
+            tracing::warn!(timeout = ?self.timeout, "redis nonce claim timed out");
+            Unavailable::CommandTimeout(self.timeout)
+        })?
+        .map_err(|error| {
+            tracing::warn!(%error, "redis nonce claim failed");
+            Unavailable::Command(error)
+        })?;
+        match reply.as_deref() {
+            Some("OK") => Ok(Claim::Fresh),
+            None => Ok(Claim::Replayed),
+            Some(other) => {
+                Err(Unavailable::UnexpectedReply(other.chars().take(80).collect()).into())
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisNonceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection (and its URL, which may hold a password) is not shown.
+        f.debug_struct("RedisNonceStore")
+            .field("namespace", &self.namespace)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NonceStore for RedisNonceStore {
+    fn claim<'a>(
+        &'a self,
+        scope: &'a TenantId,
+        nonce: &'a Nonce,
+        retention: Duration,
+    ) -> ClaimFuture<'a> {
+        let key = key::encode(self.namespace.as_ref(), scope, nonce);
+        Box::pin(self.claim_key(key, retention))
+    }
+}

@@ -1,0 +1,7 @@
+//! The federation gateway: mTLS service identities, signed telemetry and
+//! feedback, JWS execution manifests, anti-replay, and policy decisions over
+//! HTTP, every one of them in the signed decision log.
+
+pub mod config;
+pub mod serve;
+pub mod tls;

@@ -1,0 +1,246 @@
+//! The gateway's signed answer to a feedback message.
+//!
+//! The body is one JSON object
+//! `{status, decision_id, reasons, kid, signed_at, nonce, signature}` whose
+//! `signature` is standard padded base64 of an Ed25519 signature, by the
+//! gateway's key `kid`, over the bytes
+//!
+//! ```text
+//! kid "|" signed_at "|" nonce "|" JCS({"decision_id", "reasons", "status"})
+//! ```
+//!
+//! that is, the three framing fields as in a feedback message, then the RFC
+//! 8785 canonical JSON of the object holding exactly the members `status`,
+//! `decision_id` and `reasons`. See `docs/federation.md`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ed25519_dalek::{Signer as _, SigningKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::encoding;
+use super::error::{MessageError, MessageKind, quote};
+use super::fields::{UnixSeconds, deserialize_nonce};
+use super::json;
+use super::keyring::Keyring;
+use crate::ids::{Kid, Nonce, ServiceIdentity};
+
+/// The largest response body accepted, in bytes (64 KiB).
+pub const MAX_RESPONSE_BODY_LEN: usize = 64 * 1024;
+
+/// Whether the gateway accepted the feedback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseStatus {
+    /// `"accepted"`: the policy allowed the feedback.
+    Accepted,
+    /// `"rejected"`: the policy denied it; `reasons` says why.
+    Rejected,
+}
+
+/// The id of the decision the gateway recorded for the feedback: 16 bytes,
+/// written as exactly 32 lowercase hex digits (the text form of the
+/// decision log's `DecisionId`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DecisionRef([u8; 16]);
+
+/// Why a string is not a [`DecisionRef`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a decision id of 32 lowercase hex digits")]
+pub struct DecisionRefError(pub String);
+
+impl DecisionRef {
+    /// The id with these bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The id's bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl FromStr for DecisionRef {
+    type Err = DecisionRefError;
+
+    /// Accepts exactly 32 characters of `[0-9a-f]`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower_hex = s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let mut bytes = [0u8; 16];
+        if s.len() != 32 || !lower_hex || hex::decode_to_slice(s, &mut bytes).is_err() {
+            return Err(DecisionRefError(quote(s)));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for DecisionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for DecisionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DecisionRef({self})")
+    }
+}
+
+impl Serialize for DecisionRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DecisionRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The gateway's answer, without its signature. From [`verify_response`],
+/// it was signed by the live key `kid`, owned by the expected gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackResponse {
+    /// Accepted or rejected.
+    pub status: ResponseStatus,
+    /// The recorded decision.
+    pub decision_id: DecisionRef,
+    /// Why the feedback was rejected (empty when accepted).
+    pub reasons: Vec<String>,
+    /// The gateway key that signed the answer.
+    pub kid: Kid,
+    /// When the gateway signed it.
+    pub signed_at: UnixSeconds,
+    /// A single-use nonce (the gateway's own, not the feedback's).
+    #[serde(deserialize_with = "deserialize_nonce")]
+    pub nonce: Nonce,
+}
+
+impl FeedbackResponse {
+    /// The bytes the signature covers: `kid|signed_at|nonce|` followed by
+    /// the RFC 8785 canonical JSON of `{status, decision_id, reasons}`.
+    pub fn signing_input(&self) -> Result<Vec<u8>, MessageError> {
+        #[derive(Serialize)]
+        struct Signed<'a> {
+            status: ResponseStatus,
+            decision_id: DecisionRef,
+            reasons: &'a [String],
+        }
+        let signed = Signed {
+            status: self.status,
+            decision_id: self.decision_id,
+            reasons: &self.reasons,
+        };
+        let mut input = format!("{}|{}|{}|", self.kid, self.signed_at, self.nonce).into_bytes();
+        input.extend(json::canonical(MessageKind::FeedbackResponse, &signed)?);
+        Ok(input)
+    }
+}
+
+/// A gateway answer with its Ed25519 signature, as the gateway sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedFeedbackResponse {
+    response: FeedbackResponse,
+    signature: ed25519_dalek::Signature,
+}
+
+impl SignedFeedbackResponse {
+    /// The signed answer.
+    pub fn response(&self) -> &FeedbackResponse {
+        &self.response
+    }
+
+    /// The signature, as standard padded base64.
+    pub fn signature_base64(&self) -> String {
+        encoding::encode_std(&self.signature.to_bytes())
+    }
+
+    /// The response body: the answer's members and `signature`, as compact
+    /// JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(flatten)]
+            response: &'a FeedbackResponse,
+            signature: String,
+        }
+        let wire = Wire {
+            response: &self.response,
+            signature: self.signature_base64(),
+        };
+        // Cannot fail: every map key is a string and there are no floats.
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+}
+
+/// Signs the gateway's answer with its key. Fails only if the answer has no
+/// canonical form, which values of these types always have.
+pub fn sign_response(
+    signing_key: &SigningKey,
+    response: FeedbackResponse,
+) -> Result<SignedFeedbackResponse, MessageError> {
+    let signature = signing_key.sign(&response.signing_input()?);
+    Ok(SignedFeedbackResponse {
+        response,
+        signature,
+    })
+}
+
+/// The body as received, before its signature is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    status: ResponseStatus,
+    decision_id: DecisionRef,
+    reasons: Vec<String>,
+    kid: Kid,
+    signed_at: UnixSeconds,
+    #[serde(deserialize_with = "deserialize_nonce")]
+    nonce: Nonce,
+    signature: String,
+}
+
+/// Verifies a gateway answer, for clients, and returns it. `gateway` is the
+/// identity whose keys may sign answers.
+///
+/// The same rules as [`super::verify_feedback`]: at most
+/// [`MAX_RESPONSE_BODY_LEN`] bytes of JSON (Malformed), exactly the members
+/// above (Schema), a live Ed25519 key owned by `gateway` (unknown or
+/// retired: Unauthenticated; owned by another identity: Forbidden) and a
+/// signature that verifies with `verify_strict` (Unauthenticated).
+pub fn verify_response(
+    body: &[u8],
+    keyring: &Keyring,
+    gateway: &ServiceIdentity,
+) -> Result<FeedbackResponse, MessageError> {
+    if body.len() > MAX_RESPONSE_BODY_LEN {
+        return Err(MessageError::TooLarge {
+            kind: MessageKind::FeedbackResponse,
+            len: body.len(),
+            max: MAX_RESPONSE_BODY_LEN,
+        });
+    }
+    let wire: Wire = json::parse(MessageKind::FeedbackResponse, body)?;
+    let response = FeedbackResponse {
+        status: wire.status,
+        decision_id: wire.decision_id,
+        reasons: wire.reasons,
+        kid: wire.kid,
+        signed_at: wire.signed_at,
+        nonce: wire.nonce,
+    };
+    let entry = keyring.live_owned_by(&response.kid, gateway)?;
+    entry.verify_ed25519_base64(
+        &response.kid,
+        MessageKind::FeedbackResponse,
+        &response.signing_input()?,
+        &wire.signature,
+    )?;
+    Ok(response)
+}
