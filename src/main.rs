@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client;
 mod cmd;
+mod embedded;
 mod files;
 
 /// A WebAssembly-sandboxed policy verifier with a signed, replayable decision log.
@@ -30,6 +32,12 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Run the built-in policies on the bundled examples, log and replay them.
     Demo(cmd::demo::Args),
+    /// Run the federation gateway (mTLS, signed messages, policies over HTTP).
+    Serve(cmd::serve::Args),
+    /// Sign a telemetry request as a dev-setup identity; print curl or --send it.
+    SignTelemetry(cmd::sign::TelemetryArgs),
+    /// Sign a feedback request as a dev-setup identity; print curl or --send it.
+    SignFeedback(cmd::sign::FeedbackArgs),
 }
 
 /// How a command ended, mapped onto the documented exit codes.
@@ -57,6 +65,9 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::SignTelemetry(args) => cmd::sign::telemetry(args),
+        Command::SignFeedback(args) => cmd::sign::feedback(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -203,6 +203,9 @@ fn rerun(
     let record = &entry.record;
     let (line, seq) = (entry.line, record.seq);
     let identity = &record.policy;
+    if identity.kind == PolicyKind::Host {
+        return Ok(());
+    }
     let policy_path = policies
         .find(&identity.digest)
         .ok_or(ReplayFailure::UnknownPolicy {
@@ -270,6 +273,7 @@ fn load(
     };
     let bytes = fs::read(policy_path).map_err(|e| e.to_string())?;
     let loaded: Result<Policy, LoadError> = match identity.kind {
+        PolicyKind::Host => return Err("host checks are not re-run".into()),
         PolicyKind::Component => runtime.load_component(&bytes, data),
         PolicyKind::Rego => {
             let source =

@@ -18,7 +18,7 @@ use verdict_host::replay::{PolicyDirectory, replay};
 use verdict_host::timestamp::Timestamp;
 
 use super::keygen::KEY_NAME;
-use crate::{Outcome, files};
+use crate::{Outcome, embedded, files};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,35 +39,17 @@ struct Suite {
 const SUITES: [Suite; 2] = [
     Suite {
         name: "feedback",
-        rego: include_str!("../../policies/feedback.rego"),
+        rego: embedded::FEEDBACK_REGO,
         wasm: FEEDBACK_POLICY,
-        data: include_str!("../../examples/feedback/data.json"),
-        examples: [
-            (
-                "accept.json",
-                include_str!("../../examples/feedback/accept.json"),
-            ),
-            (
-                "reject.json",
-                include_str!("../../examples/feedback/reject.json"),
-            ),
-        ],
+        data: embedded::FEEDBACK_DATA,
+        examples: embedded::FEEDBACK_EXAMPLES,
     },
     Suite {
         name: "isolation",
-        rego: include_str!("../../policies/isolation.rego"),
+        rego: embedded::ISOLATION_REGO,
         wasm: ISOLATION_POLICY,
-        data: include_str!("../../examples/isolation/data.json"),
-        examples: [
-            (
-                "accept.json",
-                include_str!("../../examples/isolation/accept.json"),
-            ),
-            (
-                "reject.json",
-                include_str!("../../examples/isolation/reject.json"),
-            ),
-        ],
+        data: embedded::ISOLATION_DATA,
+        examples: embedded::ISOLATION_EXAMPLES,
     },
 ];
 

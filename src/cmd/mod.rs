@@ -4,3 +4,5 @@ pub mod demo;
 pub mod eval;
 pub mod keygen;
 pub mod replay;
+pub mod serve;
+pub mod sign;

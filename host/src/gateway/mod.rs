@@ -2,6 +2,12 @@
 //! feedback, JWS execution manifests, anti-replay, and policy decisions over
 //! HTTP, every one of them in the signed decision log.
 
+pub mod app;
 pub mod config;
+pub mod decisions;
+pub mod errors;
+pub mod metrics;
+pub mod ratelimit;
+pub mod routes;
 pub mod serve;
 pub mod tls;

@@ -12,6 +12,11 @@ pub enum PolicyKind {
     Rego,
     /// A `.wasm` component of the `verdict:policy` world.
     Component,
+    /// A check the host made natively before any policy ran (a gateway's
+    /// signature, freshness or replay check). `entrypoint` names the check.
+    /// Replay verifies such a record's chain and signature but cannot re-run
+    /// it: the raw request is not recorded.
+    Host,
 }
 
 /// The identity of an evaluated policy: everything that determines its
