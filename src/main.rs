@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod client;
 mod cmd;
 mod embedded;
 mod files;

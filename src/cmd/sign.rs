@@ -13,12 +13,14 @@ use verdict_host::ids::{Kid, Nonce, ServiceIdentity, TenantId};
 use verdict_host::log::DecisionId;
 use verdict_host::messages::{
     Feedback, FeedbackData, FiniteNumber, JsonObject, SafeInteger, SchemaVersion, Sha256Hex,
-    UnixSeconds, sign_feedback, sign_telemetry,
+    UnixSeconds, sign_feedback,
 };
 use verdict_host::timestamp::Timestamp;
 
 use crate::Outcome;
-use crate::client::{ClientIdentity, Connection, tls_config};
+use verdict_host::gateway::client::{
+    ClientIdentity, Connection, SignedRequest, TelemetryRequest, signed_telemetry, tls_config,
+};
 
 #[derive(clap::Args)]
 pub struct Common {
@@ -139,24 +141,18 @@ pub fn telemetry(args: TelemetryArgs) -> Result<Outcome> {
             .map(|(op, _)| op.to_string())
             .ok_or_else(|| anyhow!("no operator maps to {}", signer.tenant))?,
     };
-    let (timestamp, nonce) = (now()?, fresh_nonce()?);
-    let body = serde_json::to_vec(&json!({
-        "tenant_id": signer.tenant,
-        "operator_id": operator,
-        "campaign_id": "campaign-1",
-        "execution_hash": hash_or_random(args.execution_hash.as_deref())?,
-        "attestation_measurement_hash": hash_or_random(args.measurement_hash.as_deref())?,
-        "timestamp": timestamp,
-        "nonce": nonce,
-        "signed_metadata": {"tenant_id": signer.tenant, "operator_id": operator, "campaign_id": "campaign-1"},
-        "payload": {"cpu_seconds": 12.5},
-    }))?;
-    let signature = sign_telemetry(&signer.key, timestamp, &nonce, &body);
-    let headers = [
-        ("x-telemetry-timestamp", timestamp.to_string()),
-        ("x-telemetry-nonce", nonce.to_string()),
-        ("x-telemetry-signature", signature),
-    ];
+    let request = TelemetryRequest {
+        tenant: signer.tenant.clone(),
+        operator: operator.parse()?,
+        campaign: "campaign-1".into(),
+        execution_hash: hash_or_random(args.execution_hash.as_deref())?,
+        measurement_hash: hash_or_random(args.measurement_hash.as_deref())?,
+        timestamp: now()?,
+        nonce: fresh_nonce()?,
+        payload: json!({"cpu_seconds": 12.5}),
+    };
+    let SignedRequest { headers, body } = signed_telemetry(&signer.key, &request);
+    let nonce = request.nonce;
     deliver(
         &signer,
         &args.common,

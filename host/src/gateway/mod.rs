@@ -3,6 +3,7 @@
 //! HTTP, every one of them in the signed decision log.
 
 pub mod app;
+pub mod client;
 pub mod config;
 pub mod decisions;
 pub mod errors;

@@ -22,7 +22,7 @@ use crate::digest::Digest;
 use crate::log::{DecisionId, NewRecord};
 use crate::messages::{
     DecisionRef, FeedbackResponse, MessageError, ResponseStatus, Telemetry, TelemetryHeaders,
-    UnixSeconds, sign_response, verify_feedback, verify_manifest, verify_telemetry,
+    UnixSeconds, sign_response, verify_feedback, verify_manifest_from, verify_telemetry,
 };
 use crate::policy::builtin::{ENGINE_VERSIONS, HOST_VERSION};
 use crate::policy::{Decision, Policy, PolicyIdentity, PolicyKind};
@@ -36,6 +36,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/manifests/verify", post(manifest))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response_for("")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route takes another method",
+            )
+            .into_response_for("")
+        })
         .with_state(state)
 }
 
@@ -103,6 +114,7 @@ where
             match log(
                 state,
                 &request_id,
+                Timestamp::now(),
                 host_identity(route),
                 claims,
                 Decision::deny(error.message.clone()),
@@ -217,12 +229,19 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
         )
         .await?;
 
+    // Claim the execution for this tenant atomically before deciding, so
+    // two tenants reporting it at once cannot both be accepted; a claim the
+    // policy then refuses is released.
     let hash = telemetry.execution_hash;
-    let bound_to = state.executions.get(&hash).await.map(|e| e.tenant);
+    let candidate = Execution {
+        tenant: telemetry.tenant_id.clone(),
+        operator: telemetry.operator_id.clone(),
+        attestation_measurement_hash: telemetry.attestation_measurement_hash,
+    };
+    let entry = state.executions.entry(hash).or_insert(candidate).await;
+    let claimed_now = entry.is_fresh();
     let mut bindings = serde_json::Map::new();
-    if let Some(tenant) = bound_to {
-        bindings.insert(hash.to_string(), json!(tenant));
-    }
+    bindings.insert(hash.to_string(), json!(entry.value().tenant));
     let claims = json!({
         "record": {
             "tenant_id": telemetry.tenant_id,
@@ -232,17 +251,22 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
         },
         "bindings": bindings,
     });
-    let (decision, decision_id) =
-        decide(&state, &request_id, &state.isolation, "isolation", claims).await?;
+    let decided = decide(&state, &request_id, &state.isolation, "isolation", claims).await;
+    let (decision, decision_id) = match decided {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if claimed_now {
+                state.executions.invalidate(&hash).await;
+            }
+            return Err(error);
+        }
+    };
     if !decision.allow {
+        if claimed_now {
+            state.executions.invalidate(&hash).await;
+        }
         return Ok(policy_denied(&request_id, &decision_id, &decision));
     }
-    let execution = Execution {
-        tenant: telemetry.tenant_id,
-        operator: telemetry.operator_id,
-        attestation_measurement_hash: telemetry.attestation_measurement_hash,
-    };
-    state.executions.insert(hash, execution).await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"request_id": request_id, "decision_id": decision_id})),
@@ -374,7 +398,7 @@ async fn manifest_route(state: Arc<AppState>, request_id: String, a: Admitted) -
             "the body must be {\"jws\": \"<compact JWS>\"}",
         )
     })?;
-    let manifest = verify_manifest(token, &state.keyring)?;
+    let manifest = verify_manifest_from(token, &state.keyring, &a.peer.name)?;
     let context = &manifest.task_context;
     require_tenant_and_operator(&state, &a.peer, &context.tenant_id, &context.operator_id)?;
     state
@@ -404,6 +428,7 @@ async fn manifest_route(state: Arc<AppState>, request_id: String, a: Admitted) -
     let record = log(
         &state,
         &request_id,
+        Timestamp::now(),
         host_identity("manifests"),
         summary.clone(),
         allow,
@@ -430,6 +455,7 @@ async fn decide(
     let id = log(
         state,
         request_id,
+        evaluated_at,
         policy.identity().clone(),
         claims.value().clone(),
         decision.clone(),
@@ -441,12 +467,13 @@ async fn decide(
 async fn log(
     state: &AppState,
     request_id: &str,
+    evaluated_at: Timestamp,
     policy: PolicyIdentity,
     claims: Value,
     decision: Decision,
 ) -> Result<DecisionId, ApiError> {
     let record = NewRecord {
-        timestamp: Timestamp::now(),
+        timestamp: evaluated_at,
         request_id: Some(request_id.to_string()),
         policy,
         claims,

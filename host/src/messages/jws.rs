@@ -16,7 +16,7 @@ use super::encoding;
 use super::error::{MessageError, MessageKind, quote};
 use super::json::{self, JsonObject};
 use super::keyring::{KeyAlgorithm, Keyring};
-use crate::ids::Kid;
+use crate::ids::{Kid, ServiceIdentity};
 
 /// The longest compact JWS accepted, in bytes (64 KiB).
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -145,10 +145,17 @@ fn parse_header(encoded: &str) -> Result<Header, MessageError> {
 /// signature is base64url (Malformed) and verifies (Unauthenticated); then
 /// the payload is decoded (Malformed). Nothing of the payload is read before
 /// the signature verifies.
-pub(crate) fn verify_compact(token: &str, keyring: &Keyring) -> Result<Vec<u8>, MessageError> {
+pub(crate) fn verify_compact(
+    token: &str,
+    keyring: &Keyring,
+    signer: Option<&ServiceIdentity>,
+) -> Result<Vec<u8>, MessageError> {
     let parts = Parts::split(token)?;
     let header = parse_header(parts.header)?;
-    let entry = keyring.live(&header.kid)?;
+    let entry = match signer {
+        Some(identity) => keyring.live_owned_by(&header.kid, identity)?,
+        None => keyring.live(&header.kid)?,
+    };
     let key_alg = entry.key().algorithm();
     if key_alg != header.alg {
         return Err(MessageError::AlgorithmMismatch {

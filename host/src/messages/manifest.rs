@@ -24,7 +24,7 @@ use super::json::{self, JsonObject};
 use super::jws;
 use super::keyring::{KeyAlgorithm, Keyring};
 use crate::digest::Digest;
-use crate::ids::{Kid, Nonce, OperatorId, TenantId};
+use crate::ids::{Kid, Nonce, OperatorId, ServiceIdentity, TenantId};
 
 /// A URN (RFC 8141) without r-, q- or f-components: `urn:<NID>:<NSS>`.
 ///
@@ -276,7 +276,19 @@ pub struct Manifest {
 /// Freshness of `issued_at` and single use of `nonce` are the caller's to
 /// check.
 pub fn verify_manifest(compact: &str, keyring: &Keyring) -> Result<Manifest, MessageError> {
-    let payload = jws::verify_compact(compact, keyring)?;
+    let payload = jws::verify_compact(compact, keyring, None)?;
+    json::parse(MessageKind::Manifest, &payload)
+}
+
+/// [`verify_manifest`], and the signing key must belong to `caller`
+/// ([`MessageError::ForeignKid`], Forbidden, otherwise): a service identity
+/// can only present manifests it signed itself.
+pub fn verify_manifest_from(
+    compact: &str,
+    keyring: &Keyring,
+    caller: &ServiceIdentity,
+) -> Result<Manifest, MessageError> {
+    let payload = jws::verify_compact(compact, keyring, Some(caller))?;
     json::parse(MessageKind::Manifest, &payload)
 }
 

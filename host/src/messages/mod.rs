@@ -44,7 +44,7 @@ pub use jws::MAX_TOKEN_LEN;
 pub use keyring::{KeyAlgorithm, KeyEntry, Keyring, KeyringError, PublicKey};
 pub use manifest::{
     Manifest, ManifestVersion, TaskContext, Urn, sign_manifest_eddsa, sign_manifest_ml_dsa_65,
-    verify_manifest,
+    verify_manifest, verify_manifest_from,
 };
 pub use response::{
     DecisionRef, FeedbackResponse, ResponseStatus, SignedFeedbackResponse, sign_response,
