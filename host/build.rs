@@ -34,13 +34,11 @@ fn main() {
         "regorus",
     );
 
-    let target_root = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let target_root = target_dir(&out_dir, root);
     let wasm_target_dir = target_root.join("wasm-components");
     build_core_modules(&components, &wasm_target_dir);
 
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let published = target_root.join("components");
     fs::create_dir_all(&published).expect("create target/components");
     let built = wasm_target_dir.join(WASM_TARGET).join("release");
@@ -100,6 +98,16 @@ fn build_core_modules(components: &Path, target_dir: &Path) {
              installed? `rustup target add {WASM_TARGET}`"
         );
     }
+}
+
+/// The build's target directory, absolute: OUT_DIR is
+/// `<target>/<profile>/build/<package>-<hash>/out`. (CARGO_TARGET_DIR may be
+/// relative to wherever cargo was started, which a build script cannot know.)
+fn target_dir(out_dir: &Path, root: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .nth(4)
+        .map_or_else(|| root.join("target"), Path::to_path_buf)
 }
 
 /// Every cdylib the components workspace built, by file stem.
