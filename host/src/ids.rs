@@ -67,6 +67,9 @@ macro_rules! identifier {
     };
 }
 
+/// Other modules define their validated text types with the same macro.
+pub(crate) use identifier;
+
 fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
 }

@@ -266,86 +266,21 @@ impl<'de> Deserialize<'de> for FiniteNumber {
     }
 }
 
-/// Defines a validated string newtype with `FromStr`, `Display`, `Debug`
-/// and string serde, failing with [`IdError`].
-macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $rule:literal, $allowed:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The longest accepted value, in bytes.
-            pub const MAX_LEN: usize = 128;
-
-            /// The value as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = IdError;
-
-            #[doc = concat!("Accepts ", $rule, ".")]
-            fn from_str(s: &str) -> Result<Self, IdError> {
-                let allowed: fn(u8) -> bool = $allowed;
-                if s.is_empty() || s.len() > Self::MAX_LEN || !s.bytes().all(allowed) {
-                    return Err(IdError {
-                        kind: $kind,
-                        value: super::error::quote(s),
-                        rule: $rule,
-                    });
-                }
-                Ok(Self(s.to_owned()))
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-text_type!(
+crate::ids::identifier!(
     /// A telemetry campaign, e.g. `campaign-7`: 1-128 of `[A-Za-z0-9._-]`
     /// (the rule of [`crate::ids::TenantId`]).
-    CampaignId,
-    "campaign id",
-    "1-128 of [A-Za-z0-9._-]",
-    |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+    CampaignId, "campaign id", 128,
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'),
+    "1-128 of [A-Za-z0-9._-]"
 );
 
-text_type!(
+crate::ids::identifier!(
     /// An opaque manifest label (`task_id`, `source`, `action`,
     /// `correlation_id`): 1-128 of `[A-Za-z0-9._:/-]`, enough for UUIDs,
     /// ULIDs, dotted names and `scheme:path` references.
-    Label,
-    "label",
-    "1-128 of [A-Za-z0-9._:/-]",
-    |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
+    Label, "label", 128,
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'),
+    "1-128 of [A-Za-z0-9._:/-]"
 );
 
 /// Deserializes a [`Nonce`] with its full rule, 8-128 characters
