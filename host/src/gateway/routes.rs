@@ -21,8 +21,8 @@ use crate::claims::{Claims, DataDocument};
 use crate::digest::Digest;
 use crate::log::{DecisionId, NewRecord};
 use crate::messages::{
-    DecisionRef, FeedbackResponse, MessageError, ResponseStatus, Telemetry, TelemetryHeaders,
-    UnixSeconds, sign_response, verify_feedback, verify_manifest_from, verify_telemetry,
+    FeedbackResponse, MessageError, ResponseStatus, Telemetry, TelemetryHeaders, UnixSeconds,
+    sign_response, verify_feedback, verify_manifest_from, verify_telemetry,
 };
 use crate::policy::builtin::{ENGINE_VERSIONS, HOST_VERSION};
 use crate::policy::{Decision, Policy, PolicyIdentity, PolicyKind};
@@ -365,7 +365,7 @@ async fn feedback_route(state: Arc<AppState>, request_id: String, a: Admitted) -
         } else {
             ResponseStatus::Rejected
         },
-        decision_id: DecisionRef::from_bytes(*decision_id.as_bytes()),
+        decision_id,
         reasons: decision.reasons,
         kid: state.gateway_kid.clone(),
         signed_at: UnixSeconds::new(Timestamp::now().unix_seconds().max(0) as u64)

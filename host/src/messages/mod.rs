@@ -47,8 +47,7 @@ pub use manifest::{
     verify_manifest, verify_manifest_from,
 };
 pub use response::{
-    DecisionRef, FeedbackResponse, ResponseStatus, SignedFeedbackResponse, sign_response,
-    verify_response,
+    FeedbackResponse, ResponseStatus, SignedFeedbackResponse, sign_response, verify_response,
 };
 pub use telemetry::{
     SignedMetadata, Telemetry, TelemetryHeaders, sign_telemetry, telemetry_signing_input,

@@ -13,14 +13,13 @@
 //! 8785 canonical JSON of the object holding exactly the members `status`,
 //! `decision_id` and `reasons`. See `docs/federation.md`.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::log::DecisionId;
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::encoding;
-use super::error::{MessageError, MessageKind, quote};
+use super::error::{MessageError, MessageKind};
 use super::fields::{UnixSeconds, deserialize_nonce};
 use super::json;
 use super::keyring::Keyring;
@@ -39,69 +38,6 @@ pub enum ResponseStatus {
     Rejected,
 }
 
-/// The id of the decision the gateway recorded for the feedback: 16 bytes,
-/// written as exactly 32 lowercase hex digits (the text form of the
-/// decision log's `DecisionId`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DecisionRef([u8; 16]);
-
-/// Why a string is not a [`DecisionRef`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a decision id of 32 lowercase hex digits")]
-pub struct DecisionRefError(pub String);
-
-impl DecisionRef {
-    /// The id with these bytes.
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The id's bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl FromStr for DecisionRef {
-    type Err = DecisionRefError;
-
-    /// Accepts exactly 32 characters of `[0-9a-f]`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower_hex = s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        let mut bytes = [0u8; 16];
-        if s.len() != 32 || !lower_hex || hex::decode_to_slice(s, &mut bytes).is_err() {
-            return Err(DecisionRefError(quote(s)));
-        }
-        Ok(Self(bytes))
-    }
-}
-
-impl fmt::Display for DecisionRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for DecisionRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DecisionRef({self})")
-    }
-}
-
-impl Serialize for DecisionRef {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for DecisionRef {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 /// The gateway's answer, without its signature. From [`verify_response`],
 /// it was signed by the live key `kid`, owned by the expected gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +46,7 @@ pub struct FeedbackResponse {
     /// Accepted or rejected.
     pub status: ResponseStatus,
     /// The recorded decision.
-    pub decision_id: DecisionRef,
+    pub decision_id: DecisionId,
     /// Why the feedback was rejected (empty when accepted).
     pub reasons: Vec<String>,
     /// The gateway key that signed the answer.
@@ -129,7 +65,7 @@ impl FeedbackResponse {
         #[derive(Serialize)]
         struct Signed<'a> {
             status: ResponseStatus,
-            decision_id: DecisionRef,
+            decision_id: DecisionId,
             reasons: &'a [String],
         }
         let signed = Signed {
@@ -197,7 +133,7 @@ pub fn sign_response(
 #[serde(deny_unknown_fields)]
 struct Wire {
     status: ResponseStatus,
-    decision_id: DecisionRef,
+    decision_id: DecisionId,
     reasons: Vec<String>,
     kid: Kid,
     signed_at: UnixSeconds,
