@@ -15,13 +15,13 @@
 //! Only types are checked here: whether `confidence`, `ttl_seconds` and the
 //! rest are acceptable is the feedback policy's decision.
 
+use super::signed::{Signed, SigningInput};
 use std::fmt;
 
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::encoding;
 use super::error::{MessageError, MessageKind, quote};
 use super::fields::{FiniteNumber, SafeInteger, Sha256Hex, UnixSeconds, deserialize_nonce};
 use super::json::{self, JsonObject};
@@ -109,11 +109,11 @@ pub struct Feedback {
     pub data: FeedbackData,
 }
 
-impl Feedback {
+impl SigningInput for Feedback {
     /// The bytes the signature covers:
     /// `tenant_id|signed_at|nonce|schema_version|kid|` followed by the RFC
     /// 8785 canonical JSON of `data`.
-    pub fn signing_input(&self) -> Result<Vec<u8>, MessageError> {
+    fn signing_input(&self) -> Result<Vec<u8>, MessageError> {
         let mut input = format!(
             "{}|{}|{}|{}|{}|",
             self.tenant_id, self.signed_at, self.nonce, self.schema_version, self.kid
@@ -125,53 +125,14 @@ impl Feedback {
 }
 
 /// A feedback message with its Ed25519 signature, as a client sends it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SignedFeedback {
-    feedback: Feedback,
-    signature: ed25519_dalek::Signature,
-}
+pub type SignedFeedback = Signed<Feedback>;
 
-impl SignedFeedback {
-    /// The signed message.
-    pub fn feedback(&self) -> &Feedback {
-        &self.feedback
-    }
-
-    /// The signature, as standard padded base64.
-    pub fn signature_base64(&self) -> String {
-        encoding::encode_std(&self.signature.to_bytes())
-    }
-
-    /// The request body: the message's members and `signature`, as compact
-    /// JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(flatten)]
-            feedback: &'a Feedback,
-            signature: String,
-        }
-        let wire = Wire {
-            feedback: &self.feedback,
-            signature: self.signature_base64(),
-        };
-        // Serializing these types to a Vec cannot fail: every map key is a
-        // string and every number is finite.
-        serde_json::to_vec(&wire).unwrap_or_default()
-    }
-}
-
-/// Signs `feedback` with `signing_key`, for clients. Fails only if the data
-/// has no canonical form, which values of these types always have.
+/// Signs `feedback` with `signing_key`; see [`Signed::sign`].
 pub fn sign_feedback(
     signing_key: &SigningKey,
     feedback: Feedback,
 ) -> Result<SignedFeedback, MessageError> {
-    let signature = signing_key.sign(&feedback.signing_input()?);
-    Ok(SignedFeedback {
-        feedback,
-        signature,
-    })
+    Signed::sign(signing_key, feedback)
 }
 
 /// The body as received, before its schema version and signature are

@@ -26,6 +26,7 @@ mod jws;
 mod keyring;
 pub mod manifest;
 pub mod response;
+mod signed;
 pub mod telemetry;
 
 #[cfg(test)]
@@ -49,6 +50,7 @@ pub use manifest::{
 pub use response::{
     FeedbackResponse, ResponseStatus, SignedFeedbackResponse, sign_response, verify_response,
 };
+pub use signed::{Signed, SigningInput};
 pub use telemetry::{
     SignedMetadata, Telemetry, TelemetryHeaders, sign_telemetry, telemetry_signing_input,
     verify_telemetry,

@@ -13,12 +13,12 @@
 //! 8785 canonical JSON of the object holding exactly the members `status`,
 //! `decision_id` and `reasons`. See `docs/federation.md`.
 
+use super::signed::{Signed, SigningInput};
 use crate::log::DecisionId;
 
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use super::encoding;
 use super::error::{MessageError, MessageKind};
 use super::fields::{UnixSeconds, deserialize_nonce};
 use super::json;
@@ -58,10 +58,10 @@ pub struct FeedbackResponse {
     pub nonce: Nonce,
 }
 
-impl FeedbackResponse {
+impl SigningInput for FeedbackResponse {
     /// The bytes the signature covers: `kid|signed_at|nonce|` followed by
     /// the RFC 8785 canonical JSON of `{status, decision_id, reasons}`.
-    pub fn signing_input(&self) -> Result<Vec<u8>, MessageError> {
+    fn signing_input(&self) -> Result<Vec<u8>, MessageError> {
         #[derive(Serialize)]
         struct Signed<'a> {
             status: ResponseStatus,
@@ -80,52 +80,14 @@ impl FeedbackResponse {
 }
 
 /// A gateway answer with its Ed25519 signature, as the gateway sends it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedFeedbackResponse {
-    response: FeedbackResponse,
-    signature: ed25519_dalek::Signature,
-}
+pub type SignedFeedbackResponse = Signed<FeedbackResponse>;
 
-impl SignedFeedbackResponse {
-    /// The signed answer.
-    pub fn response(&self) -> &FeedbackResponse {
-        &self.response
-    }
-
-    /// The signature, as standard padded base64.
-    pub fn signature_base64(&self) -> String {
-        encoding::encode_std(&self.signature.to_bytes())
-    }
-
-    /// The response body: the answer's members and `signature`, as compact
-    /// JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(flatten)]
-            response: &'a FeedbackResponse,
-            signature: String,
-        }
-        let wire = Wire {
-            response: &self.response,
-            signature: self.signature_base64(),
-        };
-        // Cannot fail: every map key is a string and there are no floats.
-        serde_json::to_vec(&wire).unwrap_or_default()
-    }
-}
-
-/// Signs the gateway's answer with its key. Fails only if the answer has no
-/// canonical form, which values of these types always have.
+/// Signs `response` with `signing_key`; see [`Signed::sign`].
 pub fn sign_response(
     signing_key: &SigningKey,
     response: FeedbackResponse,
 ) -> Result<SignedFeedbackResponse, MessageError> {
-    let signature = signing_key.sign(&response.signing_input()?);
-    Ok(SignedFeedbackResponse {
-        response,
-        signature,
-    })
+    Signed::sign(signing_key, response)
 }
 
 /// The body as received, before its signature is checked.

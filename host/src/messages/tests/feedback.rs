@@ -21,7 +21,7 @@ fn verify_value(value: &Value) -> Result<Feedback, MessageError> {
 fn round_trip() {
     let signed = sign_feedback(&example_key(), feedback_message()).expect("signable");
     let verified = verify_feedback(&signed.to_json(), &keyring(), &alpha()).expect("verifies");
-    assert_eq!(&verified, signed.feedback());
+    assert_eq!(&verified, signed.message());
     assert_eq!(verified.data.confidence.get(), 0.85);
     assert_eq!(verified.data.ttl_seconds.get(), 3600);
 }

@@ -20,7 +20,7 @@ fn verify_value(value: &Value) -> Result<FeedbackResponse, MessageError> {
 fn round_trip() {
     let signed = sign_response(&example_key(), response_message()).expect("signable");
     let verified = verify_response(&signed.to_json(), &keyring(), &gateway()).expect("verifies");
-    assert_eq!(&verified, signed.response());
+    assert_eq!(&verified, signed.message());
     let mut accepted = response_message();
     accepted.status = ResponseStatus::Accepted;
     accepted.reasons.clear();
