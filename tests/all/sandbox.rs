@@ -1,6 +1,6 @@
 //! The sandbox: limits, traps, isolation between evaluations, fail-closed loading.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use verdict_host::policy::{EvalFailure, LoadError, PolicyRuntime, RuntimeConfig};
@@ -10,7 +10,6 @@ use crate::common::{claims, component, component_bytes, data, now, runtime};
 #[test]
 fn a_policy_that_loops_forever_is_denied_at_its_deadline() {
     let policy = component("misbehave_policy", json!({}));
-    let started = Instant::now();
     let eval = policy.evaluate(&claims(json!({"action": "loop"})), now());
     assert!(!eval.decision.allow);
     assert_eq!(
@@ -22,9 +21,6 @@ fn a_policy_that_loops_forever_is_denied_at_its_deadline() {
         "{:?}",
         eval.decision.reasons
     );
-    // Not a timing assertion on the deadline itself: only that it ended at all
-    // rather than running until the test harness gave up.
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]
