@@ -83,3 +83,14 @@ pub fn policy(
     };
     loaded.with_context(|| format!("policy {}", path.display()))
 }
+
+/// Writes `text` and a newline to stdout. A closed pipe (`verdict … | head`)
+/// is not an error: the reader has what it wanted.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

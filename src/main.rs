@@ -37,6 +37,11 @@ enum Command {
     SignTelemetry(cmd::sign::TelemetryArgs),
     /// Sign a feedback request as a dev-setup identity; print curl or --send it.
     SignFeedback(cmd::sign::FeedbackArgs),
+    /// Verify an evidence document natively; print its claims (exit 0 valid, 1 invalid, 2 malformed).
+    Verify(cmd::verify::Args),
+    /// Collect evidence (TPM quote, SEV-SNP report, memory-region report).
+    #[command(subcommand)]
+    Attest(cmd::attest::Command),
 }
 
 /// How a command ended, mapped onto the documented exit codes.
@@ -67,6 +72,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::SignTelemetry(args) => cmd::sign::telemetry(args),
         Command::SignFeedback(args) => cmd::sign::feedback(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Attest(command) => cmd::attest::run(command),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

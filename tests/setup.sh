@@ -24,7 +24,7 @@ fi
 
 # Debian packages the tests drive for real: Redis for the replicated
 # anti-replay store (tests start their own redis-server; no service needed).
-packages=(redis-server)
+packages=(redis-server swtpm swtpm-tools tpm2-tools libtss2-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

@@ -10,6 +10,8 @@ pub mod antireplay;
 pub mod claims;
 pub mod crypto;
 pub mod digest;
+pub mod ear;
+pub mod evidence;
 pub mod gateway;
 pub mod ids;
 pub mod log;

@@ -2,15 +2,18 @@
 //!
 //! Writes the built-in policies (Rust components and their Rego twins), their
 //! data and a signing key into a directory, evaluates the bundled examples
-//! with both twins, appends every decision to a signed log, then replays the
-//! whole log as an auditor would.
+//! with both twins, verifies a real SEV-SNP report natively and appraises it
+//! with the attestation policy, appends every decision to a signed log, then
+//! replays the whole log as an auditor would.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use serde_json::json;
 use verdict_host::claims::{Claims, DataDocument};
 use verdict_host::crypto::{SignatureAlgorithm, SigningKey, write_keypair};
+use verdict_host::evidence::{self, EvidenceDocument, VerifyOptions};
 use verdict_host::log::{DecisionLog, NewRecord, read_log};
 use verdict_host::policy::builtin::{FEEDBACK_POLICY, ISOLATION_POLICY};
 use verdict_host::policy::{Policy, PolicyRuntime, RegoModule};
@@ -98,6 +101,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             );
         }
     }
+    appraise_milan(&runtime, &policies_dir, &mut log)?;
     drop(log);
 
     let entries = read_log(&log_path)?;
@@ -135,6 +139,63 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         Outcome::Denied
     })
+}
+
+/// Verifies the embedded Milan SEV-SNP evidence natively (chain, signature,
+/// TCB), appraises its claims with the attestation policy, and logs the
+/// decision.
+fn appraise_milan(runtime: &PolicyRuntime, dir: &Path, log: &mut DecisionLog) -> Result<()> {
+    let document = EvidenceDocument::parse(embedded::MILAN_EVIDENCE.as_bytes())?;
+    let options = VerifyOptions {
+        expected_nonce: Some(embedded::MILAN_NONCE.parse()?),
+        now: Timestamp::now(),
+        memory: Default::default(),
+    };
+    let verified = evidence::verify(&document, &options).context("the bundled Milan report")?;
+    for (name, text) in [
+        ("attestation.rego", embedded::ATTESTATION_REGO),
+        ("attestation-data.json", embedded::ATTESTATION_DATA),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let policy = runtime.load_rego(
+        RegoModule {
+            name: "attestation.rego".into(),
+            source: embedded::ATTESTATION_REGO.into(),
+        },
+        DataDocument::from_json(embedded::ATTESTATION_DATA)?,
+        Some("data.verdict.attestation.decision".into()),
+    )?;
+    let claims = Claims::from_value(json!({"evidence": verified.to_value()?, "session": {}}))?;
+    let at = Timestamp::now();
+    let decision = policy.evaluate(&claims, at).decision;
+    log.append(NewRecord {
+        timestamp: at,
+        request_id: None,
+        policy: policy.identity().clone(),
+        claims: claims.value().clone(),
+        decision: decision.clone(),
+    })?;
+    let vector = decision
+        .trust_vector
+        .map(|v| {
+            format!(
+                "hardware {}, instance-identity {}",
+                v.hardware, v.instance_identity
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "{:<10} {:<12} {:<8} {:<8} {} ({})",
+        "evidence",
+        "milan-snp",
+        "verified",
+        if decision.allow { "allow" } else { "deny" },
+        decision.reasons.join("; "),
+        vector,
+    );
+    Ok(())
 }
 
 fn signing_key(dir: &Path) -> Result<SigningKey> {

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             path.display()
         );
     }
-    println!("{}", serde_json::to_string_pretty(&decision)?);
+    files::print_stdout(&serde_json::to_string_pretty(&decision)?)?;
     Ok(if decision.allow {
         Outcome::Ok
     } else {

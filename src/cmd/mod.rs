@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod attest;
 pub mod demo;
 pub mod eval;
 pub mod keygen;
 pub mod replay;
 pub mod serve;
 pub mod sign;
+pub mod verify;

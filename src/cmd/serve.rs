@@ -47,6 +47,8 @@ pub const DEV_POLICIES: DevPolicies<'static> = DevPolicies {
     isolation_data: embedded::ISOLATION_DATA,
     feedback_rego: embedded::FEEDBACK_REGO,
     feedback_data: embedded::FEEDBACK_DATA,
+    attestation_rego: embedded::ATTESTATION_REGO,
+    attestation_data: embedded::ATTESTATION_DATA,
 };
 
 async fn serve(args: Args) -> Result<Outcome> {

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use crate::common::{component_bytes, root};
 
-fn verdict(args: &[&str]) -> Output {
+pub fn verdict(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_verdict"))
         .args(args)
         .env("VERDICT_CACHE_DIR", root().join("target/test-cache"))
@@ -14,17 +14,17 @@ fn verdict(args: &[&str]) -> Output {
         .expect("run verdict")
 }
 
-fn code(out: &Output) -> i32 {
+pub fn code(out: &Output) -> i32 {
     out.status.code().expect("exited")
 }
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!text.contains("panicked"), "verdict panicked: {text}");
     text
 }
 
-fn stdout(out: &Output) -> String {
+pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -329,6 +329,12 @@ fn the_demo_runs_logs_and_replays() {
             .unwrap()
             .lines()
             .count(),
-        8
+        9,
+        "four examples with two twins each, and the appraised Milan report"
+    );
+    assert!(
+        stdout(&out).contains("evidence   milan-snp    verified allow"),
+        "{}",
+        stdout(&out)
     );
 }

@@ -4,6 +4,7 @@
 //! status, its `{"error": {code, message, request_id}}` body, and a message
 //! free of key material.
 
+mod attest;
 mod harness;
 mod redis;
 mod wire;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod evidence;
 mod gateway;
 mod rego;
 mod replay;

@@ -15,6 +15,7 @@
 mod freshness;
 mod guard;
 mod key;
+mod ledger;
 mod memory;
 mod namespace;
 mod redis_store;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use freshness::{Freshness, FreshnessConfigError, FreshnessError};
 pub use guard::{AntiReplay, Rejection};
+pub use ledger::{Ledger, LedgerFuture, MemoryLedger, RedisLedger};
 pub use memory::MemoryNonceStore;
 pub use namespace::Namespace;
 pub use redis_store::RedisNonceStore;

@@ -137,6 +137,22 @@ impl RedisNonceStore {
     }
 }
 
+impl RedisNonceStore {
+    /// Runs `command` on this handle's connection, bounded by its timeout;
+    /// every failure is [`Unavailable`].
+    pub(super) async fn query<T: redis::FromRedisValue>(
+        &self,
+        command: redis::Cmd,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        let reply = tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection))
+            .await
+            .map_err(|_| Unavailable::CommandTimeout(self.timeout))?
+            .map_err(Unavailable::Command)?;
+        Ok(reply)
+    }
+}
+
 impl std::fmt::Debug for RedisNonceStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The connection (and its URL, which may hold a password) is not shown.

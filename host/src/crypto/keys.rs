@@ -52,7 +52,7 @@ impl SigningKey {
 
     /// The key whose 32-byte private seed is `seed` (the RFC 8032 private key
     /// for Ed25519, FIPS 204's `ξ` for ML-DSA-65).
-    fn from_seed(algorithm: SignatureAlgorithm, seed: &[u8; 32]) -> Self {
+    pub(crate) fn from_seed(algorithm: SignatureAlgorithm, seed: &[u8; 32]) -> Self {
         match algorithm {
             SignatureAlgorithm::Ed25519 => {
                 Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(seed))
@@ -162,6 +162,9 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// Length of a raw ML-DSA-65 public key (FIPS 204, table 2).
+const ML_DSA_65_PUBLIC_KEY_LEN: usize = 1952;
+
 /// The Ed25519 signing input: `context || 0x00 || message`.
 fn ed25519_framed(context: &str, message: &[u8]) -> Vec<u8> {
     let mut framed = Vec::with_capacity(context.len() + 1 + message.len());
@@ -179,6 +182,41 @@ impl VerifyingKey {
         };
         let key_id = KeyId::derive(algorithm, &der::spki_der(algorithm, &raw));
         Self { inner, key_id }
+    }
+
+    /// The key whose raw public key bytes are `raw`: 32 bytes for Ed25519
+    /// (RFC 8032), 1952 bytes for ML-DSA-65 (FIPS 204 `pkEncode`).
+    pub fn from_raw(algorithm: SignatureAlgorithm, raw: &[u8]) -> Result<Self, KeyError> {
+        let malformed = |reason: String| KeyError::MalformedKey { algorithm, reason };
+        let inner = match algorithm {
+            SignatureAlgorithm::Ed25519 => {
+                let bytes: &[u8; 32] = raw.try_into().map_err(|_| {
+                    malformed(format!("a raw key is 32 bytes, this one {}", raw.len()))
+                })?;
+                ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                    .map(PublicKey::Ed25519)
+                    .map_err(|e| malformed(e.to_string()))?
+            }
+            SignatureAlgorithm::MlDsa65 => {
+                let encoded =
+                    ml_dsa::EncodedVerifyingKey::<MlDsa65>::try_from(raw).map_err(|_| {
+                        malformed(format!(
+                            "a raw key is {ML_DSA_65_PUBLIC_KEY_LEN} bytes, this one {}",
+                            raw.len()
+                        ))
+                    })?;
+                PublicKey::MlDsa65(Box::new(ml_dsa::VerifyingKey::<MlDsa65>::decode(&encoded)))
+            }
+        };
+        Ok(Self::from_inner(inner))
+    }
+
+    /// The raw public key bytes, as [`VerifyingKey::from_raw`] takes them.
+    pub fn raw(&self) -> Vec<u8> {
+        match &self.inner {
+            PublicKey::Ed25519(key) => key.as_bytes().to_vec(),
+            PublicKey::MlDsa65(key) => key.encode().to_vec(),
+        }
     }
 
     /// Parses a PEM `PUBLIC KEY` (SubjectPublicKeyInfo). The algorithm is

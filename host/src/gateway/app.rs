@@ -12,7 +12,8 @@ use super::decisions::{self, DecisionSink, DecisionWriter};
 use super::metrics::Metrics;
 use super::ratelimit::RateLimiter;
 use crate::antireplay::{
-    AntiReplay, Freshness, MemoryNonceStore, Namespace, NonceStore, RedisNonceStore,
+    AntiReplay, Freshness, Ledger, MemoryLedger, MemoryNonceStore, Namespace, NonceStore,
+    RedisLedger, RedisNonceStore,
 };
 use crate::claims::DataDocument;
 use crate::crypto::load_signing_key;
@@ -58,6 +59,13 @@ pub struct AppState {
     pub feedback: Policy,
     pub guards: Guards,
     pub executions: moka::future::Cache<Sha256Hex, Execution>,
+    /// Challenges and session bindings: in the replay backend (moka, or
+    /// Redis shared by every replica).
+    pub ledger: Arc<dyn Ledger>,
+    /// How long a session binding stays bound to its first tenant.
+    pub binding_retention: std::time::Duration,
+    /// `/v1/challenge` and `/v1/attest`, when `[attestation]` is configured.
+    pub attestation: Option<super::attest::Attestation>,
     pub log: DecisionSink,
     pub metrics: Metrics,
     pub rate: RateLimiter,
@@ -79,19 +87,23 @@ pub enum StartError {
     Config(String),
 }
 
-fn file_error(path: &Path, reason: impl ToString) -> StartError {
+pub(super) fn file_error(path: &Path, reason: impl ToString) -> StartError {
     StartError::File {
         path: path.display().to_string(),
         reason: reason.to_string(),
     }
 }
 
-fn read(path: &Path) -> Result<String, StartError> {
+pub(super) fn read(path: &Path) -> Result<String, StartError> {
     fs::read_to_string(path).map_err(|e| file_error(path, e))
 }
 
 /// Executions remembered from accepted telemetry, at most this many.
 const MAX_EXECUTIONS: u64 = 1_000_000;
+/// Live challenges and session bindings held in memory, at most this many.
+const MAX_LEDGER_ENTRIES: usize = 1_000_000;
+/// How long a session binding is held without `[attestation]`: a day.
+const DEFAULT_BINDING_RETENTION: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 impl AppState {
     /// Loads keys, policies and stores named by `config`, and starts the
@@ -110,6 +122,7 @@ impl AppState {
             .map_err(|e| StartError::Log(e.to_string()))?;
         let (sink, writer) = decisions::start(log).map_err(|e| StartError::Log(e.to_string()))?;
         let limits = config.limits();
+        let (guards, ledger) = guards(config).await?;
         let state = Self {
             peers,
             operators: config
@@ -122,7 +135,15 @@ impl AppState {
             gateway_key,
             isolation: load_policy(runtime, config.policies().isolation())?,
             feedback: load_policy(runtime, config.policies().feedback())?,
-            guards: guards(config).await?,
+            guards,
+            ledger,
+            binding_retention: config
+                .attestation()
+                .map_or(DEFAULT_BINDING_RETENTION, |a| a.binding_retention()),
+            attestation: match config.attestation() {
+                Some(section) => Some(super::attestation::build(config, section, runtime)?),
+                None => None,
+            },
             executions: moka::future::Cache::builder()
                 .max_capacity(MAX_EXECUTIONS)
                 .build(),
@@ -166,7 +187,10 @@ fn identities(config: &GatewayConfig) -> Result<(HashMap<Digest, Peer>, Keyring)
     Ok((peers, keyring))
 }
 
-fn load_policy(runtime: &PolicyRuntime, config: &PolicyConfig) -> Result<Policy, StartError> {
+pub(super) fn load_policy(
+    runtime: &PolicyRuntime,
+    config: &PolicyConfig,
+) -> Result<Policy, StartError> {
     let path = config.path();
     let policy_error = |reason: String| StartError::Policy {
         path: path.display().to_string(),
@@ -200,36 +224,42 @@ fn load_policy(runtime: &PolicyRuntime, config: &PolicyConfig) -> Result<Policy,
     loaded.map_err(|e| policy_error(e.to_string()))
 }
 
-async fn guards(config: &GatewayConfig) -> Result<Guards, StartError> {
+async fn guards(config: &GatewayConfig) -> Result<(Guards, Arc<dyn Ledger>), StartError> {
     let replay = config.replay();
     let freshness = Freshness::new(replay.max_age(), replay.future_skew(), replay.retention())
         .map_err(|e| StartError::Config(e.to_string()))?;
     let namespace =
         |name: &str| Namespace::new(name).map_err(|e| StartError::Config(e.to_string()));
-    let stores: [Arc<dyn NonceStore>; 3] = match replay.backend() {
+    let (stores, ledger): ([Arc<dyn NonceStore>; 3], Arc<dyn Ledger>) = match replay.backend() {
         ReplayBackend::Memory => {
             let memory = MemoryNonceStore::new();
-            [
+            let stores: [Arc<dyn NonceStore>; 3] = [
                 Arc::new(memory.namespaced(namespace("telemetry")?)),
                 Arc::new(memory.namespaced(namespace("feedback")?)),
                 Arc::new(memory.namespaced(namespace("manifest")?)),
-            ]
+            ];
+            (
+                stores,
+                Arc::new(MemoryLedger::with_capacity(MAX_LEDGER_ENTRIES)),
+            )
         }
         ReplayBackend::Redis(url) => {
             let redis = RedisNonceStore::connect(url.as_str(), RedisNonceStore::DEFAULT_TIMEOUT)
                 .await
                 .map_err(|e| StartError::Store(e.to_string()))?;
-            [
+            let stores: [Arc<dyn NonceStore>; 3] = [
                 Arc::new(redis.namespaced(namespace("telemetry")?)),
                 Arc::new(redis.namespaced(namespace("feedback")?)),
                 Arc::new(redis.namespaced(namespace("manifest")?)),
-            ]
+            ];
+            (stores, Arc::new(RedisLedger::new(redis)))
         }
     };
     let [telemetry, feedback, manifest] = stores.map(|store| AntiReplay::new(freshness, store));
-    Ok(Guards {
+    let guards = Guards {
         telemetry,
         feedback,
         manifest,
-    })
+    };
+    Ok((guards, ledger))
 }

@@ -3,6 +3,8 @@
 //! HTTP, every one of them in the signed decision log.
 
 pub mod app;
+pub mod attest;
+mod attestation;
 pub mod client;
 pub mod config;
 pub mod decisions;

@@ -34,6 +34,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/telemetry", post(telemetry))
         .route("/v1/feedback", post(feedback))
         .route("/v1/manifests/verify", post(manifest))
+        .route("/v1/challenge", post(challenge))
+        .route("/v1/attest", post(attest))
+        .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async {
@@ -51,14 +54,14 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// A request that passed the checks every route shares.
-struct Admitted {
-    peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
+pub(super) struct Admitted {
+    pub(super) peer: Peer,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
 }
 
 /// What a route's own work produced: a response whose decision is logged.
-type RouteResult = Result<Response, ApiError>;
+pub(super) type RouteResult = Result<Response, ApiError>;
 
 async fn telemetry(State(state): State<Arc<AppState>>, request: Request) -> Response {
     respond(&state, "telemetry", request, telemetry_route).await
@@ -70,6 +73,28 @@ async fn feedback(State(state): State<Arc<AppState>>, request: Request) -> Respo
 
 async fn manifest(State(state): State<Arc<AppState>>, request: Request) -> Response {
     respond(&state, "manifests", request, manifest_route).await
+}
+
+async fn challenge(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    respond(&state, "challenge", request, super::attest::challenge_route).await
+}
+
+async fn attest(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    respond(&state, "attest", request, super::attest::attest_route).await
+}
+
+async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    let response = match &state.attestation {
+        Some(attestation) => axum::Json(attestation.ear.jwks()).into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "attestation is not configured on this gateway ([attestation])",
+        )
+        .into_response_for(&DecisionId::random().to_string()),
+    };
+    state.metrics.request("jwks", response.status().as_u16());
+    response
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
@@ -233,15 +258,20 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
     // two tenants reporting it at once cannot both be accepted; a claim the
     // policy then refuses is released.
     let hash = telemetry.execution_hash;
-    let candidate = Execution {
-        tenant: telemetry.tenant_id.clone(),
-        operator: telemetry.operator_id.clone(),
-        attestation_measurement_hash: telemetry.attestation_measurement_hash,
-    };
-    let entry = state.executions.entry(hash).or_insert(candidate).await;
-    let claimed_now = entry.is_fresh();
+    let binding_key = format!("binding:{hash}");
+    let owner = state
+        .ledger
+        .bind(
+            &binding_key,
+            telemetry.tenant_id.as_str(),
+            state.binding_retention,
+        )
+        .await
+        .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?;
+    let claimed_now = owner.is_none();
+    let owner = owner.unwrap_or_else(|| telemetry.tenant_id.to_string());
     let mut bindings = serde_json::Map::new();
-    bindings.insert(hash.to_string(), json!(entry.value().tenant));
+    bindings.insert(hash.to_string(), json!(owner));
     let claims = json!({
         "record": {
             "tenant_id": telemetry.tenant_id,
@@ -252,21 +282,24 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
         "bindings": bindings,
     });
     let decided = decide(&state, &request_id, &state.isolation, "isolation", claims).await;
-    let (decision, decision_id) = match decided {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            if claimed_now {
-                state.executions.invalidate(&hash).await;
-            }
-            return Err(error);
-        }
-    };
+    let accepted = matches!(&decided, Ok((decision, _)) if decision.allow);
+    if claimed_now && !accepted {
+        // A claim the policy (or the log) refused is released, so the
+        // execution's rightful tenant can still report it.
+        let _ = state.ledger.take(&binding_key).await;
+    }
+    let (decision, decision_id) = decided?;
     if !decision.allow {
-        if claimed_now {
-            state.executions.invalidate(&hash).await;
-        }
         return Ok(policy_denied(&request_id, &decision_id, &decision));
     }
+    let execution = Execution {
+        tenant: telemetry.tenant_id.clone(),
+        operator: telemetry.operator_id.clone(),
+        attestation_measurement_hash: telemetry.attestation_measurement_hash,
+    };
+    // The first accepted report of an execution is the one feedback is
+    // checked against.
+    state.executions.entry(hash).or_insert(execution).await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"request_id": request_id, "decision_id": decision_id})),
@@ -296,7 +329,7 @@ fn verify_with_any_key(
     ))
 }
 
-fn require_tenant_and_operator(
+pub(super) fn require_tenant_and_operator(
     state: &AppState,
     peer: &Peer,
     tenant: &crate::ids::TenantId,
@@ -439,7 +472,7 @@ async fn manifest_route(state: Arc<AppState>, request_id: String, a: Admitted) -
 }
 
 /// Evaluates `policy` on `claims` in the sandbox and logs the decision.
-async fn decide(
+pub(super) async fn decide(
     state: &AppState,
     request_id: &str,
     policy: &Policy,
@@ -487,7 +520,11 @@ async fn log(
     Ok(written.id)
 }
 
-fn policy_denied(request_id: &str, decision_id: &DecisionId, decision: &Decision) -> Response {
+pub(super) fn policy_denied(
+    request_id: &str,
+    decision_id: &DecisionId,
+    decision: &Decision,
+) -> Response {
     let body = json!({"error": {
         "code": "policy_denied",
         "message": decision.reasons.join("; "),

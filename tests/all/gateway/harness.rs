@@ -39,6 +39,8 @@ pub fn policies() -> DevPolicies<'static> {
         isolation_data: include_str!("../../../examples/isolation/data.json"),
         feedback_rego: include_str!("../../../policies/feedback.rego"),
         feedback_data: include_str!("../../../examples/feedback/data.json"),
+        attestation_rego: include_str!("../../../policies/attestation.rego"),
+        attestation_data: include_str!("../../../examples/attestation/data.json"),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod freshness;
 mod key;
+mod ledger;
 mod memory;
 mod redis;
 mod redis_server;

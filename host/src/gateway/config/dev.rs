@@ -52,6 +52,10 @@ pub struct DevPolicies<'a> {
     pub feedback_rego: &'a str,
     /// Written to `policies/feedback-data.json`.
     pub feedback_data: &'a str,
+    /// Written to `policies/attestation.rego`.
+    pub attestation_rego: &'a str,
+    /// Written to `policies/attestation-data.json`.
+    pub attestation_data: &'a str,
 }
 
 /// A dev setup, freshly generated or found in place.
@@ -285,12 +289,29 @@ fn generate(
         log.public.as_bytes(),
     )?;
 
+    let ear = keys::generate("EAR signing key")?;
+    writer.file(at(rel::EAR_KEY), Access::Private, ear.private.as_bytes())?;
+    writer.file(at(rel::EAR_PUB), Access::Public, ear.public.as_bytes())?;
+    let evidence = crate::crypto::SigningKey::generate(crate::crypto::SignatureAlgorithm::MlDsa65);
+    writer.file(
+        at(rel::EVIDENCE_KEY),
+        Access::Private,
+        evidence.to_pkcs8_pem().as_bytes(),
+    )?;
+    writer.file(
+        at(rel::EVIDENCE_PUB),
+        Access::Public,
+        evidence.verifying_key().to_public_key_pem().as_bytes(),
+    )?;
+
     writer.dir(at(rel::POLICIES))?;
     for (path, text) in [
         (rel::ISOLATION_REGO, policies.isolation_rego),
         (rel::ISOLATION_DATA, policies.isolation_data),
         (rel::FEEDBACK_REGO, policies.feedback_rego),
         (rel::FEEDBACK_DATA, policies.feedback_data),
+        (rel::ATTESTATION_REGO, policies.attestation_rego),
+        (rel::ATTESTATION_DATA, policies.attestation_data),
     ] {
         writer.file(at(path), Access::Public, text.as_bytes())?;
     }

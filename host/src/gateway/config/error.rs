@@ -181,6 +181,17 @@ pub enum ConfigError {
         second: String,
     },
 
+    /// A number is outside the range its key allows.
+    #[error("{config}: `{key}` {rule}")]
+    OutOfRange {
+        /// The config file.
+        config: PathBuf,
+        /// The key at fault.
+        key: String,
+        /// What the value must be.
+        rule: String,
+    },
+
     /// `replay.backend = "redis"` without `replay.redis_url`.
     #[error("{config}: replay.backend = \"redis\" requires replay.redis_url")]
     RedisUrlMissing {

@@ -35,6 +35,8 @@ pub(super) struct FileConfig {
     pub replay: FileReplay,
     #[serde(default)]
     pub limits: FileLimits,
+    #[serde(default)]
+    pub attestation: Option<super::attestation::FileAttestation>,
 }
 
 fn listen() -> SocketAddr {

@@ -10,6 +10,7 @@
 //! [`dev`] generates a complete local setup (CA, server and client
 //! certificates, signing keys and a config) for development and tests.
 
+mod attestation;
 pub mod defaults;
 pub mod dev;
 mod error;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ids::{Kid, OperatorId, ServiceIdentity, TenantId};
 
+pub use attestation::AttestationConfig;
 pub use error::{ConfigError, TextPosition};
 pub use fingerprint::{CertFingerprint, FingerprintError, FingerprintParseError};
 pub use identity::{IdentityConfig, IdentityKey};
@@ -57,6 +59,7 @@ pub struct GatewayConfig {
     policies: PoliciesConfig,
     replay: ReplayConfig,
     limits: LimitsConfig,
+    attestation: Option<AttestationConfig>,
 }
 
 impl GatewayConfig {
@@ -170,5 +173,10 @@ impl GatewayConfig {
     /// `[limits]`.
     pub fn limits(&self) -> &LimitsConfig {
         &self.limits
+    }
+
+    /// `[attestation]`, if configured.
+    pub fn attestation(&self) -> Option<&AttestationConfig> {
+        self.attestation.as_ref()
     }
 }

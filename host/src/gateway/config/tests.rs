@@ -580,3 +580,52 @@ fn fingerprints_and_urls_parse_strictly() {
     assert!("".parse::<Entrypoint>().is_err());
     assert!("data.x y".parse::<Entrypoint>().is_err());
 }
+
+/// An `[attestation]` section over files `MINIMAL`'s fixture already has.
+const ATTESTATION: &str = r#"
+[attestation]
+ear_kid = "ear-k1"
+ear_key = "gateway.key"
+evidence_key = "decision-log.key"
+
+[attestation.policy]
+path = "policies/isolation.rego"
+
+[attestation.memory]
+trusted_keys = ["keys/alpha-k1.pub"]
+strict = true
+pins = { weights = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+"#;
+
+#[test]
+fn attestation_is_optional_and_loads_with_defaults() {
+    assert!(load(MINIMAL).unwrap().attestation().is_none());
+    let config = load(&format!("{MINIMAL}{ATTESTATION}")).unwrap();
+    let attestation = config.attestation().expect("[attestation]");
+    assert_eq!(attestation.ear_kid().as_str(), "ear-k1");
+    assert_eq!(attestation.challenge_ttl().as_secs(), 120);
+    assert_eq!(attestation.ear_ttl().as_secs(), 300);
+    assert_eq!(attestation.binding_retention().as_secs(), 86_400);
+    assert!(attestation.memory_strict());
+    assert_eq!(attestation.memory_pins().len(), 1);
+    assert!(attestation.memory_trusted_keys()[0].ends_with("keys/alpha-k1.pub"));
+}
+
+#[test]
+fn attestation_settings_are_checked() {
+    let zero_ttl = format!("{MINIMAL}{ATTESTATION}").replace(
+        "ear_kid = \"ear-k1\"",
+        "ear_kid = \"ear-k1\"\nchallenge_ttl_secs = 0",
+    );
+    let error = reject(&zero_ttl).to_string();
+    assert!(error.contains("attestation.challenge_ttl_secs"), "{error}");
+    let missing = format!("{MINIMAL}{ATTESTATION}")
+        .replace("ear_key = \"gateway.key\"", "ear_key = \"nowhere.key\"");
+    let error = reject(&missing).to_string();
+    assert!(error.contains("attestation.ear_key"), "{error}");
+    let unknown =
+        format!("{MINIMAL}{ATTESTATION}").replace("strict = true", "strict = true\ncolour = 1");
+    assert!(matches!(reject(&unknown), ConfigError::Parse { .. }));
+    let bad_pin = format!("{MINIMAL}{ATTESTATION}").replace("weights = \"aaaa", "weights = \"zzzz");
+    assert!(matches!(reject(&bad_pin), ConfigError::Parse { .. }));
+}

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::ids::{Kid, ServiceIdentity};
 
+use super::attestation::{AttestationConfig, FileAttestation};
 use super::file::{FileConfig, FileIdentity, FilePolicy, FileReplay, FileReplayBackend};
 use super::identity::{IdentityConfig, IdentityKey};
 use super::limits::LimitsConfig;
@@ -49,6 +51,10 @@ pub(super) fn validate(file: FileConfig, config: &Path) -> Result<GatewayConfig,
         isolation: check.policy("policies.isolation", file.policies.isolation)?,
         feedback: check.policy("policies.feedback", file.policies.feedback)?,
     };
+    let attestation = file
+        .attestation
+        .map(|section| check.attestation(section))
+        .transpose()?;
 
     let tenants = identities
         .iter()
@@ -72,6 +78,7 @@ pub(super) fn validate(file: FileConfig, config: &Path) -> Result<GatewayConfig,
             rate_per_identity_per_sec: file.limits.rate_per_identity_per_sec,
             burst: file.limits.burst,
         },
+        attestation,
     })
 }
 
@@ -202,6 +209,45 @@ impl Checker<'_> {
             tenant: identity.tenant,
             cert_sha256: identity.cert_sha256,
             keys,
+        })
+    }
+
+    fn attestation(&self, section: FileAttestation) -> Result<AttestationConfig, ConfigError> {
+        let seconds = |key: &str, value: u64, max: u64| {
+            if value == 0 || value > max {
+                Err(ConfigError::OutOfRange {
+                    config: self.config.to_path_buf(),
+                    key: key.to_string(),
+                    rule: format!("must be 1 to {max} seconds"),
+                })
+            } else {
+                Ok(Duration::from_secs(value))
+            }
+        };
+        Ok(AttestationConfig {
+            policy: self.policy("attestation.policy", section.policy)?,
+            ear_kid: section.ear_kid,
+            ear_key: self.file("attestation.ear_key", &section.ear_key)?,
+            evidence_key: self.file("attestation.evidence_key", &section.evidence_key)?,
+            challenge_ttl: seconds(
+                "attestation.challenge_ttl_secs",
+                section.challenge_ttl_secs,
+                3600,
+            )?,
+            ear_ttl: seconds("attestation.ear_ttl_secs", section.ear_ttl_secs, 86_400)?,
+            binding_retention: seconds(
+                "attestation.binding_retention_secs",
+                section.binding_retention_secs,
+                30 * 86_400,
+            )?,
+            memory_trusted_keys: section
+                .memory
+                .trusted_keys
+                .iter()
+                .map(|key| self.file("attestation.memory.trusted_keys", key))
+                .collect::<Result<_, _>>()?,
+            memory_pins: section.memory.pins,
+            memory_strict: section.memory.strict,
         })
     }
 

@@ -17,6 +17,8 @@ pub(super) const OPERATORS: [(&str, &str); 3] = [
 
 /// The kid of the gateway's feedback-signing key.
 pub(super) const GATEWAY_KID: &str = "gateway-k1";
+/// The kid of the dev setup's EAR signing key.
+pub(super) const EAR_KID: &str = "ear-k1";
 
 /// The SPIFFE trust domain of the client certificates' URI names.
 pub const TRUST_DOMAIN: &str = "verdict.local";
@@ -55,6 +57,12 @@ pub(super) mod rel {
     pub const ISOLATION_DATA: &str = "policies/isolation-data.json";
     pub const FEEDBACK_REGO: &str = "policies/feedback.rego";
     pub const FEEDBACK_DATA: &str = "policies/feedback-data.json";
+    pub const ATTESTATION_REGO: &str = "policies/attestation.rego";
+    pub const ATTESTATION_DATA: &str = "policies/attestation-data.json";
+    pub const EAR_KEY: &str = "ear.key";
+    pub const EAR_PUB: &str = "ear.pub";
+    pub const EVIDENCE_KEY: &str = "evidence.key";
+    pub const EVIDENCE_PUB: &str = "evidence.pub";
 
     /// `clients/<identity>/<file>`.
     pub fn client(identity: &str, file: &str) -> String {
@@ -181,5 +189,36 @@ impl DevLayout {
     /// `policies/feedback-data.json`.
     pub fn feedback_data(&self) -> PathBuf {
         self.at(rel::FEEDBACK_DATA)
+    }
+
+    /// `policies/attestation.rego`: the appraisal policy.
+    pub fn attestation_rego(&self) -> PathBuf {
+        self.at(rel::ATTESTATION_REGO)
+    }
+
+    /// `policies/attestation-data.json`.
+    pub fn attestation_data(&self) -> PathBuf {
+        self.at(rel::ATTESTATION_DATA)
+    }
+
+    /// `ear.key`: the Ed25519 key that signs EAR tokens (PKCS#8 PEM).
+    pub fn ear_key(&self) -> PathBuf {
+        self.at(rel::EAR_KEY)
+    }
+
+    /// `ear.pub`: its public key (SPKI PEM); the JWKS serves the same key.
+    pub fn ear_pub(&self) -> PathBuf {
+        self.at(rel::EAR_PUB)
+    }
+
+    /// `evidence.key`: the ML-DSA-65 key that signs the gateway's own
+    /// memory-report evidence.
+    pub fn evidence_key(&self) -> PathBuf {
+        self.at(rel::EVIDENCE_KEY)
+    }
+
+    /// `evidence.pub`: its public key, for `verdict verify --memory-key`.
+    pub fn evidence_pub(&self) -> PathBuf {
+        self.at(rel::EVIDENCE_PUB)
     }
 }

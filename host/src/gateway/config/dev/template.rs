@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::layout::{GATEWAY_KID, OPERATORS, identity_kid, rel};
+use super::layout::{EAR_KID, GATEWAY_KID, OPERATORS, identity_kid, rel};
 use crate::gateway::config::{CertFingerprint, defaults};
 
 /// An identity as the config names it.
@@ -90,7 +90,24 @@ retention_secs = {retention}
 max_body_bytes = {body}
 rate_per_identity_per_sec = {rate}
 burst = {burst}
+
+[attestation]
+ear_kid = "{ear_kid}"
+ear_key = "{ear_key}"
+evidence_key = "{evidence_key}"
+challenge_ttl_secs = 120
+ear_ttl_secs = 300
+
+[attestation.policy]
+path = "{attestation}"
+data = "{attestation_data}"
+entrypoint = "data.verdict.attestation.decision"
 "#,
+        ear_kid = EAR_KID,
+        ear_key = rel::EAR_KEY,
+        evidence_key = rel::EVIDENCE_KEY,
+        attestation = rel::ATTESTATION_REGO,
+        attestation_data = rel::ATTESTATION_DATA,
         gateway_kid = GATEWAY_KID,
         gateway_key = rel::GATEWAY_FEEDBACK_KEY,
         log = rel::DECISION_LOG,

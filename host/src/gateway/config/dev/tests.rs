@@ -16,6 +16,8 @@ const POLICIES: DevPolicies<'static> = DevPolicies {
     isolation_data: "{\"isolation\": true}\n",
     feedback_rego: "package verdict.feedback\ndefault allow := true\n",
     feedback_data: "{\"feedback\": true}\n",
+    attestation_rego: "package verdict.attestation\ndefault decision := {\"allow\": false}\n",
+    attestation_data: "{}\n",
 };
 
 fn identity(name: &str) -> ServiceIdentity {
@@ -64,6 +66,12 @@ fn ensure_generates_a_complete_setup_that_loads() {
         layout.isolation_data(),
         layout.feedback_rego(),
         layout.feedback_data(),
+        layout.attestation_rego(),
+        layout.attestation_data(),
+        layout.ear_key(),
+        layout.ear_pub(),
+        layout.evidence_key(),
+        layout.evidence_pub(),
         dir.join("clients"),
         dir.join("policies"),
     ];

@@ -1,0 +1,385 @@
+//! Mutual attestation over HTTP: `POST /v1/challenge`, `POST /v1/attest`
+//! and the EAR verification keys at `GET /.well-known/jwks.json`
+//! (docs/attestation.md).
+//!
+//! Every failure is terminal: a challenge is taken from the ledger before
+//! anything else is checked, so an attempt that fails for any reason cannot
+//! be retried with the same challenge.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::app::AppState;
+use super::errors::ApiError;
+use super::routes::{Admitted, RouteResult, decide, require_tenant_and_operator};
+use crate::antireplay::StoreError;
+use crate::crypto::{SignatureAlgorithm, SigningKey, VerifyingKey};
+use crate::digest::Digest;
+use crate::ear::{AttestationResult, EarSigner, EarStatus};
+use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
+use crate::evidence::session::{SessionBinding, bound_nonce};
+use crate::evidence::{self, EntryClaims, EvidenceDocument, EvidenceNonce, VerifyOptions};
+use crate::ids::{OperatorId, TenantId};
+use crate::policy::Policy;
+use crate::timestamp::Timestamp;
+
+/// The context string of the runner's signature over its attest request.
+pub const ATTEST_REQUEST_CONTEXT: &str = "verdict/attest-request/v1";
+
+/// The gateway's attestation state, from `[attestation]`.
+pub struct Attestation {
+    pub policy: Policy,
+    /// A name for the policy in EAR tokens.
+    pub policy_id: String,
+    pub ear: EarSigner,
+    /// Signs the control plane's own memory reports (ML-DSA-65).
+    pub evidence_key: SigningKey,
+    /// The regions the control plane reports about itself, measured at start.
+    pub self_regions: Vec<MeasuredRegion>,
+    /// The control plane's identity: SHA-256 of its TLS certificate (DER).
+    pub control_plane: Digest,
+    pub challenge_ttl: Duration,
+    pub ear_ttl: Duration,
+    pub binding_retention: Duration,
+    pub memory: MemoryAppraisal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeRequest {
+    tenant_id: TenantId,
+    operator_id: OperatorId,
+}
+
+/// The body of `POST /v1/attest`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttestRequest {
+    challenge: EvidenceNonce,
+    tenant_id: TenantId,
+    operator_id: OperatorId,
+    execution_fingerprint: Digest,
+    ephemeral_public_key: String,
+    runner_nonce: EvidenceNonce,
+    evidence: Value,
+    signature: String,
+}
+
+fn attestation(state: &AppState) -> Result<&Attestation, ApiError> {
+    state.attestation.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "attestation is not configured on this gateway ([attestation])",
+        )
+    })
+}
+
+fn schema(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "schema", message)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("invalid JSON: {e}"),
+        )
+    })?;
+    serde_json::from_value(value).map_err(|e| schema(e.to_string()))
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    ApiError::unavailable(format!("attestation ledger: {error}"))
+}
+
+fn challenge_key(challenge: &EvidenceNonce) -> String {
+    format!("challenge:{challenge}")
+}
+
+fn binding_key(binding: &Digest) -> String {
+    format!("binding:{}", binding.hex())
+}
+
+/// `POST /v1/challenge`: a fresh nonce bound to the caller's tenant and
+/// operator, answerable once within the challenge TTL.
+pub(super) async fn challenge_route(
+    state: Arc<AppState>,
+    _request_id: String,
+    a: Admitted,
+) -> RouteResult {
+    let attestation = attestation(&state)?;
+    let request: ChallengeRequest = parse(&a.body)?;
+    require_tenant_and_operator(&state, &a.peer, &request.tenant_id, &request.operator_id)?;
+    let nonce = EvidenceNonce::random();
+    let owner = challenge_owner(
+        &request.tenant_id,
+        &request.operator_id,
+        a.peer.name.as_str(),
+    );
+    let taken = state
+        .ledger
+        .bind(&challenge_key(&nonce), &owner, attestation.challenge_ttl)
+        .await
+        .map_err(store_error)?;
+    if taken.is_some() {
+        return Err(ApiError::unavailable("a random challenge collided; retry"));
+    }
+    let expires_at = Timestamp::now().unix_seconds() + attestation.challenge_ttl.as_secs() as i64;
+    let body = json!({"challenge": nonce, "expires_at": expires_at});
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+fn challenge_owner(tenant: &TenantId, operator: &OperatorId, identity: &str) -> String {
+    format!("{tenant} {operator} {identity}")
+}
+
+/// `POST /v1/attest`: see the module docs and docs/attestation.md.
+pub(super) async fn attest_route(
+    state: Arc<AppState>,
+    request_id: String,
+    a: Admitted,
+) -> RouteResult {
+    let attestation = attestation(&state)?;
+    let request: AttestRequest = parse(&a.body)?;
+    take_challenge(&state, &request, a.peer.name.as_str()).await?;
+    require_tenant_and_operator(&state, &a.peer, &request.tenant_id, &request.operator_id)?;
+    let ephemeral = verify_request_signature(&a.body, &request)?;
+    let expected = bound_nonce(&request.challenge, &ephemeral);
+    let claims = verify_evidence(&request.evidence, expected, &attestation.memory)?;
+    let binding = SessionBinding {
+        control_plane: &attestation.control_plane,
+        challenge: &request.challenge,
+        tenant: &request.tenant_id,
+        operator: &request.operator_id,
+        pcr_digest: &pcr_digest(&claims.evidence),
+        ephemeral_key_id: ephemeral.key_id().as_str(),
+    }
+    .hash();
+    let owner = state
+        .ledger
+        .bind(
+            &binding_key(&binding),
+            request.tenant_id.as_str(),
+            attestation.binding_retention,
+        )
+        .await
+        .map_err(store_error)?
+        .unwrap_or_else(|| request.tenant_id.to_string());
+    let isolation_claims = json!({
+        "record": {
+            "tenant_id": request.tenant_id,
+            "operator_id": request.operator_id,
+            "session_binding_hash": binding.hex(),
+        },
+        "bindings": {binding.hex(): owner},
+    });
+    let (isolation, isolation_id) = decide(
+        &state,
+        &request_id,
+        &state.isolation,
+        "isolation",
+        isolation_claims,
+    )
+    .await?;
+    if !isolation.allow {
+        return Ok(super::routes::policy_denied(
+            &request_id,
+            &isolation_id,
+            &isolation,
+        ));
+    }
+    let appraisal_claims = json!({
+        "evidence": claims.to_value().map_err(|e| ApiError::unavailable(e.to_string()))?,
+        "session": {
+            "tenant_id": request.tenant_id,
+            "operator_id": request.operator_id,
+            "identity": a.peer.name,
+            "execution_fingerprint": request.execution_fingerprint,
+            "ephemeral_key_id": ephemeral.key_id(),
+            "session_binding_hash": binding.hex(),
+        },
+    });
+    let (decision, decision_id) = decide(
+        &state,
+        &request_id,
+        &attestation.policy,
+        "attestation",
+        appraisal_claims,
+    )
+    .await?;
+    let status = EarStatus::of_decision(&decision);
+    let now = Timestamp::now().unix_seconds();
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("verdict.decision-id".into(), json!(decision_id));
+    extensions.insert("verdict.session-binding-hash".into(), json!(binding.hex()));
+    extensions.insert("verdict.tenant".into(), json!(request.tenant_id));
+    extensions.insert("verdict.ephemeral-key-id".into(), json!(ephemeral.key_id()));
+    let ear = attestation.ear.issue(&AttestationResult {
+        status,
+        trust_vector: decision.trust_vector,
+        policy_id: &attestation.policy_id,
+        policy_digest: &attestation.policy.identity().digest,
+        nonce: &request.challenge.hex(),
+        issued_at: now,
+        expires_at: now + attestation.ear_ttl.as_secs() as i64,
+        extensions,
+    });
+    let control_plane_evidence = control_plane_evidence(attestation, &request.runner_nonce)?;
+    let http_status = if decision.allow {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    let mut body = json!({
+        "request_id": request_id,
+        "decision_id": decision_id,
+        "status": status,
+        "reasons": decision.reasons,
+        "ear": ear,
+        "session_binding_hash": binding.hex(),
+        "ephemeral_key_id": ephemeral.key_id(),
+        "control_plane_evidence": control_plane_evidence,
+    });
+    if !decision.allow {
+        body["error"] = json!({
+            "code": "policy_denied",
+            "message": decision.reasons.join("; "),
+            "request_id": request_id,
+        });
+    }
+    Ok((http_status, axum::Json(body)).into_response())
+}
+
+async fn take_challenge(
+    state: &AppState,
+    request: &AttestRequest,
+    identity: &str,
+) -> Result<(), ApiError> {
+    let owner = state
+        .ledger
+        .take(&challenge_key(&request.challenge))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::unauthenticated("the challenge is unknown, expired or already used")
+        })?;
+    if owner != challenge_owner(&request.tenant_id, &request.operator_id, identity) {
+        return Err(ApiError::forbidden(
+            "the challenge was issued to another tenant, operator or identity",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the runner's Ed25519 signature, by the ephemeral key the request
+/// carries, over the RFC 8785 canonical JSON of the request without its
+/// `signature` member; proves the runner holds the key its evidence binds.
+fn verify_request_signature(
+    body: &[u8],
+    request: &AttestRequest,
+) -> Result<VerifyingKey, ApiError> {
+    let raw = BASE64
+        .decode(&request.ephemeral_public_key)
+        .map_err(|_| schema("ephemeral_public_key is not base64"))?;
+    let key = VerifyingKey::from_raw(SignatureAlgorithm::Ed25519, &raw)
+        .map_err(|e| schema(format!("ephemeral_public_key: {e}")))?;
+    let signature = BASE64
+        .decode(&request.signature)
+        .map_err(|_| schema("signature is not base64"))?;
+    let message = unsigned_request(body)?;
+    key.verify(ATTEST_REQUEST_CONTEXT, &message, &signature)
+        .map_err(|_| {
+            ApiError::unauthenticated("the request signature by the ephemeral key does not verify")
+        })?;
+    Ok(key)
+}
+
+/// The runner's side: adds `signature` (and `ephemeral_public_key`) to an
+/// attest request, signed by its ephemeral key as [`unsigned_request`] says.
+pub fn sign_request(
+    ephemeral: &SigningKey,
+    mut request: serde_json::Map<String, Value>,
+) -> Result<Value, crate::crypto::SignError> {
+    request.remove("signature");
+    request.insert(
+        "ephemeral_public_key".into(),
+        Value::String(BASE64.encode(ephemeral.verifying_key().raw())),
+    );
+    // A map of JSON values always canonicalizes.
+    let message = serde_jcs::to_vec(&request).unwrap_or_default();
+    let signature = ephemeral.sign(ATTEST_REQUEST_CONTEXT, &message)?;
+    request.insert("signature".into(), Value::String(BASE64.encode(signature)));
+    Ok(Value::Object(request))
+}
+
+/// The canonical JSON of an attest request without `signature`: what the
+/// ephemeral key signs.
+pub fn unsigned_request(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut value: serde_json::Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+    value.remove("signature");
+    serde_jcs::to_vec(&value).map_err(|e| ApiError::unavailable(e.to_string()))
+}
+
+fn verify_evidence(
+    evidence: &Value,
+    expected: EvidenceNonce,
+    memory: &MemoryAppraisal,
+) -> Result<evidence::EvidenceClaims, ApiError> {
+    let document = EvidenceDocument::from_value(evidence.clone())
+        .map_err(|e| schema(format!("evidence: {e}")))?;
+    let options = VerifyOptions {
+        expected_nonce: Some(expected),
+        now: Timestamp::now(),
+        memory: memory.clone(),
+    };
+    evidence::verify(&document, &options)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "evidence_invalid", e.to_string()))
+}
+
+/// The PCR digest of the first TPM quote (empty without one).
+fn pcr_digest(evidence: &[EntryClaims]) -> Vec<u8> {
+    evidence
+        .iter()
+        .find_map(|entry| match entry {
+            EntryClaims::Tpm(tpm) => hex::decode(&tpm.pcr_digest).ok(),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The control plane's own evidence over the runner's nonce: a memory
+/// report of its executable and attestation policy, signed now.
+fn control_plane_evidence(
+    attestation: &Attestation,
+    runner_nonce: &EvidenceNonce,
+) -> Result<Value, ApiError> {
+    let platform = report::platform();
+    let signed = report::sign_measured(
+        attestation.self_regions.clone(),
+        report::ReportMeta {
+            workload_id: "verdict-gateway",
+            platform: &platform,
+            nonce: runner_nonce,
+            expected: BTreeMap::new(),
+            ttl: report::DEFAULT_TTL,
+            now: Timestamp::now(),
+        },
+        &attestation.evidence_key,
+    )
+    .map_err(|e| ApiError::unavailable(format!("control-plane evidence: {e}")))?;
+    Ok(json!({
+        "nonce": runner_nonce,
+        "evidence": [{"type": "memory-report", "report": signed}],
+    }))
+}

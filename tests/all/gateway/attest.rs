@@ -1,0 +1,308 @@
+//! Mutual attestation end to end: challenge, evidence bound to the
+//! challenge and the runner's ephemeral key, appraisal, the EAR checked
+//! against the served JWKS, the control plane's own evidence, and every
+//! terminal failure.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use verdict_host::crypto::{SignatureAlgorithm, SigningKey};
+use verdict_host::digest::Digest;
+use verdict_host::evidence::memory::region::{InMemory, Protection, RegionSource};
+use verdict_host::evidence::memory::report::{self, ReportRequest};
+use verdict_host::evidence::session::{bound_nonce, ephemeral_key};
+use verdict_host::evidence::{self, EvidenceDocument, EvidenceNonce, VerifyOptions};
+use verdict_host::gateway::attest::sign_request;
+use verdict_host::policy::PolicyKind;
+use verdict_host::replay::{PolicyDirectory, replay};
+use verdict_host::timestamp::Timestamp;
+
+use super::harness::{Client, Req, Setup};
+use super::wire::{Telemetry, signing_key};
+use crate::common::runtime;
+
+const MEASUREMENT: &str = "a3f1c2d4e5b6a7980123456789abcdef0fedcba9876543210a1b2c3d4e5f6a7b";
+
+async fn challenge(client: &mut Client, tenant: &str, operator: &str) -> EvidenceNonce {
+    let body = json!({"tenant_id": tenant, "operator_id": operator});
+    let reply = client
+        .send(&Req::post_json(
+            "/v1/challenge",
+            body.to_string().into_bytes(),
+        ))
+        .await
+        .expect(201);
+    reply["challenge"]
+        .as_str()
+        .expect("challenge")
+        .parse()
+        .expect("hex")
+}
+
+/// A runner: its root secret and the memory it attests.
+struct Runner {
+    root: [u8; 32],
+    report_key: SigningKey,
+    execution: Digest,
+}
+
+impl Runner {
+    fn new() -> Self {
+        Self {
+            root: rand_bytes(),
+            report_key: SigningKey::generate(SignatureAlgorithm::MlDsa65),
+            execution: Digest::of(&rand_bytes()),
+        }
+    }
+
+    fn evidence(&self, nonce: &EvidenceNonce) -> Value {
+        let region = InMemory::new(
+            "weights".parse().unwrap(),
+            "model weights",
+            b"the weights of a small model".to_vec(),
+            Protection::READ_ONLY,
+        );
+        let sources: [&dyn RegionSource; 1] = [&region];
+        let report = report::create(
+            &ReportRequest {
+                sources: &sources,
+                workload_id: "llm-7",
+                platform: "linux-x86_64",
+                nonce,
+                expected: BTreeMap::new(),
+                ttl: report::DEFAULT_TTL,
+                now: Timestamp::now(),
+                threads: 1,
+            },
+            &self.report_key,
+        )
+        .unwrap();
+        json!({"nonce": nonce, "evidence": [{"type": "memory-report", "report": report}]})
+    }
+
+    /// A signed attest request; `bind` picks the nonce the evidence binds.
+    fn request(
+        &self,
+        challenge: &EvidenceNonce,
+        tenant: &str,
+        operator: &str,
+        bind: impl Fn(&EvidenceNonce, &SigningKey) -> EvidenceNonce,
+    ) -> (Vec<u8>, EvidenceNonce) {
+        let ephemeral = ephemeral_key(
+            &self.root,
+            &self.execution,
+            &tenant.parse().unwrap(),
+            &operator.parse().unwrap(),
+        );
+        let runner_nonce = EvidenceNonce::random();
+        let unsigned = json!({
+            "challenge": challenge,
+            "tenant_id": tenant,
+            "operator_id": operator,
+            "execution_fingerprint": self.execution,
+            "runner_nonce": runner_nonce,
+            "evidence": self.evidence(&bind(challenge, &ephemeral)),
+        });
+        let Value::Object(map) = unsigned else {
+            unreachable!()
+        };
+        let signed = sign_request(&ephemeral, map).unwrap();
+        (signed.to_string().into_bytes(), runner_nonce)
+    }
+}
+
+fn bound(challenge: &EvidenceNonce, ephemeral: &SigningKey) -> EvidenceNonce {
+    bound_nonce(challenge, ephemeral.verifying_key())
+}
+
+fn rand_bytes() -> [u8; 32] {
+    *EvidenceNonce::random().as_bytes().first_chunk().unwrap()
+}
+
+async fn attest(client: &mut Client, body: Vec<u8>) -> super::harness::Reply {
+    client.send(&Req::post_json("/v1/attest", body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_attestation_gets_an_ear_the_jwks_verifies_and_control_plane_evidence() {
+    let gw = Setup::new().start().await;
+    let mut alpha = gw.client("alpha").await;
+    let runner = Runner::new();
+    let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (body, runner_nonce) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+    let reply = attest(&mut alpha, body).await.expect(200);
+    assert_eq!(reply["status"], "affirming", "{reply}");
+
+    let jwks = alpha
+        .send(&Req::get("/.well-known/jwks.json"))
+        .await
+        .expect(200);
+    let now = Timestamp::now().unix_seconds();
+    let ear = verdict_host::ear::verify(reply["ear"].as_str().unwrap(), &jwks, now).unwrap();
+    let submod = &ear["submods"]["verdict"];
+    assert_eq!(submod["ear.status"], "affirming");
+    assert_eq!(submod["ear.trustworthiness-vector"]["instance-identity"], 2);
+    assert_eq!(
+        submod["verdict.session-binding-hash"],
+        reply["session_binding_hash"]
+    );
+    assert_eq!(ear["eat_nonce"], nonce.hex());
+    assert!(ear["exp"].as_i64().unwrap() > now);
+
+    // The control plane's own evidence binds the runner's nonce.
+    let document = EvidenceDocument::from_value(reply["control_plane_evidence"].clone()).unwrap();
+    let options = |nonce: EvidenceNonce| VerifyOptions {
+        expected_nonce: Some(nonce),
+        now: Timestamp::now(),
+        memory: Default::default(),
+    };
+    let claims = evidence::verify(&document, &options(runner_nonce)).unwrap();
+    assert_eq!(
+        claims.to_value().unwrap()["evidence"][0]["workload_id"],
+        "verdict-gateway"
+    );
+    assert!(evidence::verify(&document, &options(EvidenceNonce::random())).is_err());
+
+    drop(alpha);
+    let setup = gw.stop().await;
+    let log = setup.log();
+    let appraisal = log
+        .iter()
+        .find(|e| e.record.id.to_string() == reply["decision_id"].as_str().unwrap())
+        .expect("the appraisal is logged");
+    assert_eq!(appraisal.record.policy.kind, PolicyKind::Rego);
+    assert!(appraisal.record.decision.trust_vector.is_some());
+    let key = verdict_host::crypto::load_verifying_key(&setup.layout().decision_log_pub()).unwrap();
+    let policies = PolicyDirectory::scan(&setup.dir().join("policies")).unwrap();
+    let report = replay(&log, &key, &policies, runtime(), |_| {});
+    assert!(report.passed(), "replay failed: {:?}", report.failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_is_terminal_and_named() {
+    let gw = Setup::new().start().await;
+    let mut alpha = gw.client("alpha").await;
+    let mut beta = gw.client("beta").await;
+    let runner = Runner::new();
+
+    // Evidence bound to the bare challenge, not to challenge + key: refused,
+    // and the challenge is spent.
+    let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (unbound, _) = runner.request(&nonce, "tenant-a", "op-a1", |c, _| c.clone());
+    let message = attest(&mut alpha, unbound)
+        .await
+        .expect_error(401, "evidence_invalid");
+    assert!(message.contains("nonce"), "{message}");
+    let (retry, _) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+    attest(&mut alpha, retry)
+        .await
+        .expect_error(401, "unauthenticated");
+
+    // Another tenant cannot answer alpha's challenge (and spends it).
+    let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (stolen, _) = runner.request(&nonce, "tenant-b", "op-b1", bound);
+    attest(&mut beta, stolen)
+        .await
+        .expect_error(403, "forbidden");
+    let (late, _) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+    attest(&mut alpha, late)
+        .await
+        .expect_error(401, "unauthenticated");
+
+    // A challenge for a tenant the identity does not serve is refused.
+    let body = json!({"tenant_id": "tenant-b", "operator_id": "op-b1"}).to_string();
+    alpha
+        .send(&Req::post_json("/v1/challenge", body.into_bytes()))
+        .await
+        .expect_error(403, "forbidden");
+
+    // A request whose signature is not by its ephemeral key.
+    let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (body, _) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+    let mut tampered: Value = serde_json::from_slice(&body).unwrap();
+    tampered["execution_fingerprint"] = json!(Digest::of(b"other"));
+    let refused = attest(&mut alpha, tampered.to_string().into_bytes()).await;
+    refused.expect_error(401, "unauthenticated");
+
+    // Malformed bodies.
+    attest(&mut alpha, b"{".to_vec())
+        .await
+        .expect_error(400, "malformed");
+    attest(&mut alpha, b"{\"challenge\": 1}".to_vec())
+        .await
+        .expect_error(422, "schema");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_binding_cannot_be_reused_by_another_tenant() {
+    let gw = Setup::new().start().await;
+    let mut alpha = gw.client("alpha").await;
+    let mut beta = gw.client("beta").await;
+    let runner = Runner::new();
+    let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (body, _) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+    let reply = attest(&mut alpha, body).await.expect(200);
+    let binding = reply["session_binding_hash"].as_str().unwrap();
+
+    // Tenant b reports telemetry under tenant a's session binding.
+    let beta_key = signing_key(gw.layout(), "beta");
+    let t = Telemetry::new("tenant-b", "op-b1", binding, MEASUREMENT);
+    let message = beta
+        .send(&t.signed(&beta_key))
+        .await
+        .expect_error(403, "policy_denied");
+    assert!(
+        message.contains("already bound to another tenant"),
+        "{message}"
+    );
+    // Tenant a may.
+    let alpha_key = signing_key(gw.layout(), "alpha");
+    let t = Telemetry::new("tenant-a", "op-a1", binding, MEASUREMENT);
+    alpha.send(&t.signed(&alpha_key)).await.expect(202);
+}
+
+/// Many bindings raced by both tenants at once: each is won by exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_of_many_bindings_each_have_one_winner() {
+    let gw = Setup::new().start().await;
+    let bindings: Vec<String> = (0..24)
+        .map(|i| Digest::of(format!("b{i}-{}", EvidenceNonce::random()).as_bytes()).hex())
+        .collect();
+    let mut tasks = Vec::new();
+    for (name, tenant, operator) in [
+        ("alpha", "tenant-a", "op-a1"),
+        ("beta", "tenant-b", "op-b1"),
+    ] {
+        for worker in 0..3 {
+            let key = signing_key(gw.layout(), name);
+            let mut client = gw.client(name).await;
+            let bindings = bindings.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut won = Vec::new();
+                for binding in bindings.iter().skip(worker) {
+                    let t = Telemetry::new(tenant, operator, binding, MEASUREMENT);
+                    let reply = client.send(&t.signed(&key)).await;
+                    assert!(matches!(reply.status, 202 | 403), "{}", reply.text());
+                    if reply.status == 202 {
+                        won.push((binding.clone(), tenant));
+                    }
+                }
+                won
+            }));
+        }
+    }
+    let mut winners: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for task in tasks {
+        for (binding, tenant) in task.await.unwrap() {
+            winners.entry(binding).or_default().push(tenant);
+        }
+    }
+    assert_eq!(winners.len(), bindings.len(), "every binding has a winner");
+    for (binding, tenants) in winners {
+        let first = tenants[0];
+        assert!(
+            tenants.iter().all(|t| *t == first),
+            "{binding} accepted for {tenants:?}"
+        );
+    }
+}
