@@ -9,7 +9,7 @@
 #                "min_tcb": {"bootloader": n, "tee": n, "snp": n, "microcode": n}},
 #    "memory": {"allow_drift": false}}
 # Any part of data may be absent: then that kind of evidence is accepted on
-# its cryptographic verification alone, and its trust-vector claim says so
+# its cryptographic verification alone, and the hardware claim says so
 # (3, "affirming but unreferenced", instead of 2).
 package verdict.attestation
 
@@ -79,8 +79,18 @@ hardware := 0 if {
 	some p in problems
 	startswith(p, "PCR")
 } else := 2 if {
-	count(pcr_refs) + count(snp_measurements) > 0
+	tpm_referenced
+	snp_referenced
 } else := 3
+
+# Each kind of hardware evidence presented was held to reference values.
+tpm_referenced if count(tpms) == 0
+
+tpm_referenced if count(pcr_refs) > 0
+
+snp_referenced if count(snps) == 0
+
+snp_referenced if count(snp_measurements) > 0
 
 executables := 0 if {
 	count(memories) == 0

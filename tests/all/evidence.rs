@@ -4,6 +4,6 @@
 mod appraisal;
 mod memory;
 mod sev_snp;
-mod swtpm;
+pub mod swtpm;
 #[cfg(feature = "tpm-collect")]
 mod tpm;

@@ -306,3 +306,79 @@ async fn concurrent_claims_of_many_bindings_each_have_one_winner() {
         );
     }
 }
+
+/// The runner quotes a real (software) TPM over the bound nonce; the
+/// gateway's session binding hash is the documented formula over the quote's
+/// PCR digest, recomputed here from what the runner knows.
+#[cfg(feature = "tpm-collect")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
+    use verdict_host::evidence::session::SessionBinding;
+    use verdict_host::evidence::tpm::{self, AkAlgorithm, PcrSelectionSpec, QuoteRequest};
+
+    let swtpm = crate::evidence::swtpm::Swtpm::start();
+    let gw = Setup::new().start().await;
+    let mut alpha = gw.client("alpha").await;
+    let runner = Runner::new();
+    let challenge = challenge(&mut alpha, "tenant-a", "op-a1").await;
+    let (tenant, operator) = ("tenant-a".parse().unwrap(), "op-a1".parse().unwrap());
+    let ephemeral = ephemeral_key(&runner.root, &runner.execution, &tenant, &operator);
+    let nonce = bound(&challenge, &ephemeral);
+    let pcrs: PcrSelectionSpec = "sha256:0,1,2,3,7".parse().unwrap();
+    let quote = tpm::quote(&QuoteRequest {
+        tcti: &swtpm.tcti(),
+        nonce: nonce.as_bytes(),
+        pcrs: &pcrs,
+        ak_algorithm: AkAlgorithm::EcdsaP256,
+    })
+    .unwrap();
+    let pcr_digest = tpm::verify(&quote, Some(nonce.as_bytes()))
+        .unwrap()
+        .pcr_digest;
+    let mut entry = serde_json::to_value(&quote).unwrap();
+    entry["type"] = json!("tpm");
+    let unsigned = json!({
+        "challenge": challenge,
+        "tenant_id": "tenant-a",
+        "operator_id": "op-a1",
+        "execution_fingerprint": runner.execution,
+        "runner_nonce": EvidenceNonce::random(),
+        "evidence": {"nonce": nonce, "evidence": [entry]},
+    });
+    let Value::Object(map) = unsigned else {
+        unreachable!()
+    };
+    let body = sign_request(&ephemeral, map)
+        .unwrap()
+        .to_string()
+        .into_bytes();
+    let reply = attest(&mut alpha, body).await.expect(200);
+
+    let server_cert = super::harness::pem_certs(&gw.layout().server_cert());
+    let control_plane = Digest::of(server_cert[0].as_ref());
+    let expected = SessionBinding {
+        control_plane: &control_plane,
+        challenge: &challenge,
+        tenant: &tenant,
+        operator: &operator,
+        pcr_digest: &hex::decode(pcr_digest).unwrap(),
+        ephemeral_key_id: ephemeral.verifying_key().key_id().as_str(),
+    }
+    .hash();
+    assert_eq!(reply["session_binding_hash"], expected.hex());
+    let jwks = alpha
+        .send(&Req::get("/.well-known/jwks.json"))
+        .await
+        .expect(200);
+    let ear = verdict_host::ear::verify(
+        reply["ear"].as_str().unwrap(),
+        &jwks,
+        Timestamp::now().unix_seconds(),
+    )
+    .unwrap();
+    // Hardware evidence verified, no PCR references configured: 3.
+    assert_eq!(
+        ear["submods"]["verdict"]["ear.trustworthiness-vector"]["hardware"],
+        3
+    );
+}
