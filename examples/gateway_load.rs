@@ -3,7 +3,7 @@
 //! `verify_strict` rate measured in the same run on the same cores.
 //!
 //! ```sh
-//! cargo run --release --example gateway_load -- [SECONDS] [CONNECTIONS]
+//! cargo run --release --example gateway_load -- [SECONDS] [CONNECTIONS] [rego|rust]
 //! ```
 //!
 //! The gateway runs in this process on 127.0.0.1 with a fresh dev setup (rate
@@ -52,6 +52,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let connections: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(16);
+    let isolation = args.next().unwrap_or_else(|| "rego".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let dir = tempfile::tempdir()?;
@@ -63,6 +64,17 @@ fn main() -> Result<()> {
             "rate_per_identity_per_sec = 10000000",
         )
         .replace("burst = 400", "burst = 10000000");
+    let text = match isolation.as_str() {
+        "rego" => text,
+        // The Rust twin of the isolation policy (components/isolation), held
+        // to the same decisions by tests/all/twins.rs.
+        "rust" => {
+            let wasm = dir.path().join("policies/isolation_policy.wasm");
+            fs::write(&wasm, verdict_host::policy::builtin::ISOLATION_POLICY)?;
+            text.replace("policies/isolation.rego", "policies/isolation_policy.wasm")
+        }
+        other => anyhow::bail!("the isolation policy is `rego` or `rust`, not `{other}`"),
+    };
     fs::write(&config_path, text)?;
     let config = GatewayConfig::load(&config_path)?;
     let alpha: ServiceIdentity = "alpha".parse()?;
@@ -121,6 +133,7 @@ fn main() -> Result<()> {
     eprintln!("measuring bare Ed25519 verify_strict on {cores} threads ...");
     let verifies = verify_rate(&key, cores, Duration::from_secs(seconds));
     println!("connections:          {connections}");
+    println!("isolation policy:     {isolation}");
     println!(
         "gateway:              {rate:.0} accepted requests/s ({ok} accepted, {other} other, {elapsed:.1?})"
     );

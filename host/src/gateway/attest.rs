@@ -15,7 +15,7 @@ use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::app::AppState;
 use super::errors::ApiError;
@@ -28,6 +28,7 @@ use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
 use crate::evidence::session::{SessionBinding, bound_nonce};
 use crate::evidence::{self, EntryClaims, EvidenceDocument, EvidenceNonce, VerifyOptions};
 use crate::ids::{OperatorId, TenantId};
+use crate::messages::JsonObject;
 use crate::policy::Policy;
 use crate::timestamp::Timestamp;
 
@@ -87,15 +88,23 @@ fn schema(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "schema", message)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+/// Parses a body as I-JSON (no member named twice, at any depth): 400 when
+/// it is not JSON, 422 when it is not an object.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed",
             format!("invalid JSON: {e}"),
         )
     })?;
-    serde_json::from_value(value).map_err(|e| schema(e.to_string()))
+    let object: JsonObject = serde_json::from_slice(body).map_err(|e| schema(e.to_string()))?;
+    Ok(object.into_map())
+}
+
+/// Reads a parsed body as `T` (422 when it does not fit).
+fn parse<T: serde::de::DeserializeOwned>(object: &Map<String, Value>) -> Result<T, ApiError> {
+    T::deserialize(object).map_err(|e| schema(e.to_string()))
 }
 
 fn store_error(error: StoreError) -> ApiError {
@@ -118,7 +127,7 @@ pub(super) async fn challenge_route(
     a: Admitted,
 ) -> RouteResult {
     let attestation = attestation(&state)?;
-    let request: ChallengeRequest = parse(&a.body)?;
+    let request: ChallengeRequest = parse(&parse_object(&a.body)?)?;
     require_tenant_and_operator(&state, &a.peer, &request.tenant_id, &request.operator_id)?;
     let nonce = EvidenceNonce::random();
     let owner = challenge_owner(
@@ -150,12 +159,13 @@ pub(super) async fn attest_route(
     a: Admitted,
 ) -> RouteResult {
     let attestation = attestation(&state)?;
-    let request: AttestRequest = parse(&a.body)?;
+    let object = parse_object(&a.body)?;
+    let request: AttestRequest = parse(&object)?;
     take_challenge(&state, &request, a.peer.name.as_str()).await?;
     require_tenant_and_operator(&state, &a.peer, &request.tenant_id, &request.operator_id)?;
-    let ephemeral = verify_request_signature(&a.body, &request)?;
+    let ephemeral = verify_request_signature(object, &request)?;
     let expected = bound_nonce(&request.challenge, &ephemeral);
-    let claims = verify_evidence(&request.evidence, expected, &attestation.memory)?;
+    let claims = verify_evidence(request.evidence, expected, &attestation.memory)?;
     let binding = SessionBinding {
         control_plane: &attestation.control_plane,
         challenge: &request.challenge,
@@ -285,7 +295,7 @@ async fn take_challenge(
 /// carries, over the RFC 8785 canonical JSON of the request without its
 /// `signature` member; proves the runner holds the key its evidence binds.
 fn verify_request_signature(
-    body: &[u8],
+    object: Map<String, Value>,
     request: &AttestRequest,
 ) -> Result<VerifyingKey, ApiError> {
     let raw = BASE64
@@ -296,7 +306,7 @@ fn verify_request_signature(
     let signature = BASE64
         .decode(&request.signature)
         .map_err(|_| schema("signature is not base64"))?;
-    let message = unsigned_request(body)?;
+    let message = signing_input(object);
     key.verify(ATTEST_REQUEST_CONTEXT, &message, &signature)
         .map_err(|_| {
             ApiError::unauthenticated("the request signature by the ephemeral key does not verify")
@@ -304,40 +314,37 @@ fn verify_request_signature(
     Ok(key)
 }
 
-/// The runner's side: adds `signature` (and `ephemeral_public_key`) to an
-/// attest request, signed by its ephemeral key as [`unsigned_request`] says.
+/// The runner's side: adds `ephemeral_public_key` and `signature` to an
+/// attest request, signed by its ephemeral key over [`signing_input`].
 pub fn sign_request(
     ephemeral: &SigningKey,
-    mut request: serde_json::Map<String, Value>,
+    mut request: Map<String, Value>,
 ) -> Result<Value, crate::crypto::SignError> {
-    request.remove("signature");
     request.insert(
         "ephemeral_public_key".into(),
         Value::String(BASE64.encode(ephemeral.verifying_key().raw())),
     );
-    // A map of JSON values always canonicalizes.
-    let message = serde_jcs::to_vec(&request).unwrap_or_default();
-    let signature = ephemeral.sign(ATTEST_REQUEST_CONTEXT, &message)?;
+    let signature = ephemeral.sign(ATTEST_REQUEST_CONTEXT, &signing_input(request.clone()))?;
     request.insert("signature".into(), Value::String(BASE64.encode(signature)));
     Ok(Value::Object(request))
 }
 
-/// The canonical JSON of an attest request without `signature`: what the
-/// ephemeral key signs.
-pub fn unsigned_request(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let mut value: serde_json::Map<String, Value> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
-    value.remove("signature");
-    serde_jcs::to_vec(&value).map_err(|e| ApiError::unavailable(e.to_string()))
+/// What the ephemeral key signs: the RFC 8785 canonical JSON of the request
+/// without its `signature` member.
+pub fn signing_input(mut request: Map<String, Value>) -> Vec<u8> {
+    request.remove("signature");
+    // Serializing a map of JSON values cannot fail; an empty input would
+    // only make the signature check fail, never pass.
+    serde_jcs::to_vec(&request).unwrap_or_default()
 }
 
 fn verify_evidence(
-    evidence: &Value,
+    evidence: Value,
     expected: EvidenceNonce,
     memory: &MemoryAppraisal,
 ) -> Result<evidence::EvidenceClaims, ApiError> {
-    let document = EvidenceDocument::from_value(evidence.clone())
-        .map_err(|e| schema(format!("evidence: {e}")))?;
+    let document =
+        EvidenceDocument::from_value(evidence).map_err(|e| schema(format!("evidence: {e}")))?;
     let options = VerifyOptions {
         expected_nonce: Some(expected),
         now: Timestamp::now(),

@@ -228,6 +228,11 @@ async fn every_failure_is_terminal_and_named() {
     attest(&mut alpha, b"{".to_vec())
         .await
         .expect_error(400, "malformed");
+    let twice = br#"{"challenge": "00112233445566778899", "challenge": "aabbccddeeff00112233"}"#;
+    let message = attest(&mut alpha, twice.to_vec())
+        .await
+        .expect_error(422, "schema");
+    assert!(message.contains("duplicate"), "{message}");
     attest(&mut alpha, b"{\"challenge\": 1}".to_vec())
         .await
         .expect_error(422, "schema");
