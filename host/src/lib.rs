@@ -18,4 +18,5 @@ pub mod log;
 pub mod messages;
 pub mod policy;
 pub mod replay;
+mod text_serde;
 pub mod timestamp;

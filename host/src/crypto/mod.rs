@@ -32,7 +32,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
 /// A value that is overwritten with zeros when dropped; holds private key
@@ -92,18 +91,7 @@ impl FromStr for SignatureAlgorithm {
     }
 }
 
-impl Serialize for SignatureAlgorithm {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for SignatureAlgorithm {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::text_serde::serde_as_text!(SignatureAlgorithm);
 
 /// The name of a public key: `<algorithm>-<16 hex digits>`, e.g.
 /// `ed25519-0123456789abcdef`, where the hex digits are the first 8 bytes of
@@ -168,18 +156,7 @@ impl FromStr for KeyId {
     }
 }
 
-impl Serialize for KeyId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for KeyId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::text_serde::serde_as_text!(KeyId);
 
 /// Why a string cannot be used as a signing context.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

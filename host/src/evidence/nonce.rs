@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// A challenge nonce: 8 to 64 bytes, written as lowercase or uppercase hex
 /// and always displayed as lowercase hex.
 ///
@@ -85,18 +83,7 @@ impl fmt::Debug for EvidenceNonce {
     }
 }
 
-impl Serialize for EvidenceNonce {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for EvidenceNonce {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::text_serde::serde_as_text!(EvidenceNonce);
 
 #[cfg(test)]
 mod tests {

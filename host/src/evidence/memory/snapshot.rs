@@ -33,7 +33,6 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha3::{Digest, Sha3_256};
 
 use super::region::{RegionError, RegionSource};
@@ -88,18 +87,7 @@ impl FromStr for SnapshotDigest {
     }
 }
 
-impl Serialize for SnapshotDigest {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for SnapshotDigest {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::text_serde::serde_as_text!(SnapshotDigest);
 
 /// Plain single-pass SHA3-256 of `bytes` (no chunking): the leaf hash, and
 /// the single-core baseline.
