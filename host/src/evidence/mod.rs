@@ -87,6 +87,10 @@ pub fn verify(
     Ok(EvidenceClaims::new(expected.cloned(), evidence))
 }
 
+fn unix_seconds(at: Timestamp) -> u64 {
+    u64::try_from(at.unix_seconds()).unwrap_or(0)
+}
+
 fn verify_entry(
     index: usize,
     entry: &EvidenceEntry,
@@ -97,7 +101,7 @@ fn verify_entry(
         EvidenceEntry::Tpm(tpm) => tpm::verify(tpm, nonce)
             .map(EntryClaims::Tpm)
             .map_err(|source| EvidenceError::Tpm { index, source }),
-        EvidenceEntry::SevSnp(snp) => sev_snp::verify(snp, nonce)
+        EvidenceEntry::SevSnp(snp) => sev_snp::verify_at(snp, nonce, unix_seconds(options.now))
             .map(EntryClaims::SevSnp)
             .map_err(|source| EvidenceError::SevSnp { index, source }),
         EvidenceEntry::MemoryReport(report) => memory::verify(

@@ -394,3 +394,32 @@ fn collect_names_the_missing_device() {
     );
     assert!(err.to_string().contains("/dev/sev-guest"), "{err}");
 }
+
+#[test]
+fn an_expired_or_not_yet_valid_vcek_fails() {
+    let entry = entry(&report());
+    let in_2100 = 4_102_444_800;
+    let in_2000 = 946_684_800;
+    for now in [in_2100, in_2000] {
+        let result = sev_snp::verify_at(&entry, None, now);
+        assert!(
+            matches!(&result, Err(SevSnpError::CertificateValidity { role, .. }) if role == "VCEK"),
+            "{result:?}"
+        );
+    }
+    let today = 1_795_000_000;
+    assert!(sev_snp::verify_at(&entry, None, today).is_ok());
+    let fixture = crate::common::root().join("tests/fixtures/sev-snp/milan-evidence.json");
+    let out = crate::cli::verdict(&[
+        "verify",
+        fixture.to_str().unwrap(),
+        "--at",
+        "2100-01-01T00:00:00Z",
+    ]);
+    assert_eq!(crate::cli::code(&out), 1);
+    assert!(
+        crate::cli::stderr(&out).contains("not valid at"),
+        "{}",
+        crate::cli::stderr(&out)
+    );
+}

@@ -61,6 +61,22 @@ fn require_p384(cert: &Certificate, which: SigningKey) -> Result<(), SevSnpError
         .map_err(|e| reason(&e))
 }
 
+/// Checks that `cert` is within its validity period at `now` (unix seconds).
+pub(super) fn check_validity(cert: &Certificate, role: &str, now: u64) -> Result<(), SevSnpError> {
+    let validity = &cert.tbs_certificate.validity;
+    let not_before = validity.not_before.to_unix_duration().as_secs();
+    let not_after = validity.not_after.to_unix_duration().as_secs();
+    if (not_before..=not_after).contains(&now) {
+        return Ok(());
+    }
+    Err(SevSnpError::CertificateValidity {
+        role: role.to_string(),
+        now,
+        not_before,
+        not_after,
+    })
+}
+
 /// An ARK and the ASK (or ASVK) it should sign, anchored at a bundled root.
 struct Candidate<'a> {
     root: &'a Root,
@@ -79,10 +95,14 @@ pub(super) fn verify_chain(
     which: SigningKey,
     cert_chain: Option<&str>,
     hint: Option<Product>,
+    now: u64,
 ) -> Result<Product, SevSnpError> {
     match cert_chain {
         Some(pem) => {
             let supplied = parse_chain(pem)?;
+            for cert in &supplied {
+                check_validity(cert, "supplied chain", now)?;
+            }
             let candidate = supplied_candidate(&supplied, hint)?;
             verify_candidate(&candidate, vek, which)?;
             Ok(candidate.root.product)

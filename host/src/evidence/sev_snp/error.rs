@@ -84,6 +84,21 @@ pub enum SevSnpError {
         /// The DER decoder's message.
         reason: String,
     },
+    /// A certificate of the chain is outside its validity period at the
+    /// verifier's time.
+    #[error(
+        "the {role} certificate is not valid at {now} (unix seconds): valid from {not_before} to {not_after}"
+    )]
+    CertificateValidity {
+        /// Which certificate: "VCEK", "VLEK", "ASK", "ASVK" or "ARK".
+        role: String,
+        /// The verifier's time.
+        now: u64,
+        /// notBefore, unix seconds.
+        not_before: u64,
+        /// notAfter, unix seconds.
+        not_after: u64,
+    },
     /// The VCEK or VLEK does not carry a P-384 public key.
     #[error("the {key}'s public key is not an ECDSA P-384 key: {reason}")]
     VekPublicKey {

@@ -63,13 +63,27 @@ pub fn verify(
     entry: &SevSnpEntry,
     expected_nonce: Option<&[u8]>,
 ) -> Result<SevSnpClaims, SevSnpError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    verify_at(entry, expected_nonce, now)
+}
+
+/// [`verify`] as of `now` (unix seconds): the VCEK (or VLEK) and any supplied
+/// chain certificates must be within their validity periods then.
+pub fn verify_at(
+    entry: &SevSnpEntry,
+    expected_nonce: Option<&[u8]>,
+    now: u64,
+) -> Result<SevSnpClaims, SevSnpError> {
     let expected = expected_nonce.map(padded_nonce).transpose()?;
     let raw = report::decode(&entry.report)?;
     let parsed = report::parse(&raw)?;
     let key = report::signing_key(&parsed)?;
     let vek = chain::decode_vek(entry.vcek.as_deref(), key)?;
+    chain::check_validity(&vek.cert, key.name(), now)?;
     let hint = report::cpu_product(&parsed)?;
-    let product = chain::verify_chain(&vek, key, entry.cert_chain.as_deref(), hint)?;
+    let product = chain::verify_chain(&vek, key, entry.cert_chain.as_deref(), hint, now)?;
     report::verify_signature(&raw, &parsed, &vek.sev, key)?;
     extensions::check(&vek.cert, key, product, &parsed)?;
     if let Some(expected) = expected {
