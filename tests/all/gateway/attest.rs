@@ -387,3 +387,104 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
         3
     );
 }
+
+/// Malformed evidence of every type, inside an otherwise valid, signed
+/// request: a 4xx naming the fault, and the gateway keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_evidence_of_every_type_is_a_4xx_naming_the_fault() {
+    let gw = Setup::new().start().await;
+    let mut alpha = gw.client("alpha").await;
+    let runner = Runner::new();
+    let report = runner.evidence(&EvidenceNonce::random())["evidence"][0]["report"].clone();
+    let mut truncated_report = report.clone();
+    truncated_report.as_object_mut().unwrap().remove("regions");
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        ("not an object", json!([1]), 422, "must be a JSON object"),
+        (
+            "no entries",
+            json!({"evidence": []}),
+            422,
+            "1 to 16 entries",
+        ),
+        (
+            "too many entries",
+            json!({"evidence": vec![json!({"type": "tpm"}); 17]}),
+            422,
+            "1 to 16 entries",
+        ),
+        (
+            "unknown type",
+            json!({"evidence": [{"type": "sgx"}]}),
+            422,
+            "unknown evidence type",
+        ),
+        (
+            "tpm wrong types",
+            json!({"evidence": [{"type": "tpm", "ak_public": 1, "quote": [], "signature": {}, "pcrs": 2}]}),
+            422,
+            "evidence[0]",
+        ),
+        (
+            "tpm truncated quote",
+            json!({"evidence": [{"type": "tpm", "ak_public": "", "quote": "/1RDRw==", "signature": "", "pcrs": {}}]}),
+            401,
+            "evidence[0] (tpm)",
+        ),
+        (
+            "sev-snp truncated",
+            json!({"evidence": [{"type": "sev-snp", "report": "AAAA", "vcek": "AAAA"}]}),
+            401,
+            "1184 bytes",
+        ),
+        (
+            "sev-snp oversized",
+            json!({"evidence": [{"type": "sev-snp", "report": "A".repeat(4000)}]}),
+            401,
+            "evidence[0] (sev-snp)",
+        ),
+        (
+            "memory report truncated",
+            json!({"evidence": [{"type": "memory-report", "report": truncated_report}]}),
+            422,
+            "missing field `regions`",
+        ),
+        (
+            "memory report wrong type",
+            json!({"evidence": [{"type": "memory-report", "report": "x"}]}),
+            422,
+            "must be an object",
+        ),
+    ];
+    for (name, evidence, status, needle) in cases {
+        let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+        let ephemeral = ephemeral_key(
+            &runner.root,
+            &runner.execution,
+            &"tenant-a".parse().unwrap(),
+            &"op-a1".parse().unwrap(),
+        );
+        let unsigned = json!({
+            "challenge": nonce,
+            "tenant_id": "tenant-a",
+            "operator_id": "op-a1",
+            "execution_fingerprint": runner.execution,
+            "runner_nonce": EvidenceNonce::random(),
+            "evidence": evidence,
+        });
+        let Value::Object(map) = unsigned else {
+            unreachable!()
+        };
+        let body = sign_request(&ephemeral, map)
+            .unwrap()
+            .to_string()
+            .into_bytes();
+        let reply = attest(&mut alpha, body).await;
+        assert_eq!(reply.status, status, "{name}: {}", reply.text());
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains(needle), "{name}: {message}");
+    }
+    assert_eq!(alpha.send(&Req::get("/healthz")).await.status, 200);
+}
