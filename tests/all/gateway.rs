@@ -891,3 +891,47 @@ async fn redis_backend_detects_replays_and_fails_closed() {
         );
     }
 }
+
+/// Two replicas on one Redis: an execution reported to one is held for its
+/// tenant on the other, and feedback sent to the other is checked against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_redis_share_bindings_and_executions() {
+    let redis = redis::RedisServer::start();
+    let url = redis.url();
+    let first = Setup::new();
+    first.edit_config(|text| {
+        text.replacen(
+            "backend = \"memory\"\n",
+            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
+            1,
+        )
+    });
+    let second = first.replica();
+    let (one, two) = (first.start().await, second.start().await);
+    let alpha = signing_key(one.layout(), "alpha");
+    let beta = signing_key(one.layout(), "beta");
+
+    let t = accepted_execution(&one, &mut one.client("alpha").await).await;
+    let stolen = Telemetry::new("tenant-b", "op-b1", &t.execution_hash, MEASUREMENT);
+    let message = two
+        .client("beta")
+        .await
+        .send(&stolen.signed(&beta))
+        .await
+        .expect_error(403, "policy_denied");
+    assert!(
+        message.contains("already bound to another tenant"),
+        "{message}"
+    );
+
+    let on_two = two
+        .client("alpha")
+        .await
+        .send(&signed_feedback(
+            &alpha,
+            feedback("alpha-k1", "tenant-a", &t.execution_hash, MEASUREMENT),
+        ))
+        .await
+        .expect(200);
+    assert_eq!(on_two["status"], "accepted", "{on_two}");
+}

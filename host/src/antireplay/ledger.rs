@@ -39,6 +39,9 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
 
     /// Removes `key` and returns its value, if it was held and unexpired.
     fn take<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>>;
+
+    /// The value held under `key`, if any and unexpired; the key stays.
+    fn get<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>>;
 }
 
 /// A [`Ledger`] in this process's memory: fine for one gateway.
@@ -105,6 +108,14 @@ impl MemoryLedger {
         Ok(None)
     }
 
+    fn get_key(&self, key: &str) -> Option<String> {
+        let now = Instant::now();
+        self.lock()
+            .get(key)
+            .filter(|held| held.deadline > now)
+            .map(|held| held.value.to_string())
+    }
+
     fn take_key(&self, key: &str) -> Option<String> {
         let held = self.lock().remove(key)?;
         (held.deadline > Instant::now()).then(|| held.value.to_string())
@@ -134,10 +145,15 @@ impl Ledger for MemoryLedger {
         let taken = self.take_key(key);
         Box::pin(async move { Ok(taken) })
     }
+
+    fn get<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>> {
+        let held = self.get_key(key);
+        Box::pin(async move { Ok(held) })
+    }
 }
 
 /// A [`Ledger`] on Redis, shared by every replica: `SET key value NX GET PX`
-/// binds (Redis 7.0 or later), `GETDEL` takes. Keys are prefixed
+/// binds (Redis 7.0 or later), `GETDEL` takes, `GET` reads. Keys are prefixed
 /// `verdict:ledger:`.
 #[derive(Clone, Debug)]
 pub struct RedisLedger {
@@ -179,6 +195,13 @@ impl Ledger for RedisLedger {
     fn take<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>> {
         Box::pin(async move {
             let command = redis::cmd("GETDEL").arg(Self::key(key)).to_owned();
+            self.store.query(command).await
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let command = redis::cmd("GET").arg(Self::key(key)).to_owned();
             self.store.query(command).await
         })
     }

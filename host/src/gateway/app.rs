@@ -33,8 +33,9 @@ pub struct Peer {
 }
 
 /// What accepted telemetry recorded about an execution; feedback is checked
-/// against it.
-#[derive(Clone, Debug)]
+/// against it. Held in the ledger (as JSON under `execution:<hash>`), so
+/// every replica sees it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Execution {
     pub tenant: TenantId,
     pub operator: OperatorId,
@@ -58,9 +59,8 @@ pub struct AppState {
     pub isolation: Policy,
     pub feedback: Policy,
     pub guards: Guards,
-    pub executions: moka::future::Cache<Sha256Hex, Execution>,
-    /// Challenges and session bindings: in the replay backend (moka, or
-    /// Redis shared by every replica).
+    /// Challenges, session bindings and accepted executions: in the replay
+    /// backend (in memory, or Redis shared by every replica).
     pub ledger: Arc<dyn Ledger>,
     /// How long a session binding stays bound to its first tenant.
     pub binding_retention: std::time::Duration,
@@ -98,8 +98,6 @@ pub(super) fn read(path: &Path) -> Result<String, StartError> {
     fs::read_to_string(path).map_err(|e| file_error(path, e))
 }
 
-/// Executions remembered from accepted telemetry, at most this many.
-const MAX_EXECUTIONS: u64 = 1_000_000;
 /// Live challenges and session bindings held in memory, at most this many.
 const MAX_LEDGER_ENTRIES: usize = 1_000_000;
 /// How long a session binding is held without `[attestation]`: a day.
@@ -144,9 +142,6 @@ impl AppState {
                 Some(section) => Some(super::attestation::build(config, section, runtime)?),
                 None => None,
             },
-            executions: moka::future::Cache::builder()
-                .max_capacity(MAX_EXECUTIONS)
-                .build(),
             log: sink,
             metrics: Metrics::default(),
             rate: RateLimiter::new(

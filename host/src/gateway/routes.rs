@@ -270,6 +270,21 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
         .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?;
     let claimed_now = owner.is_none();
     let owner = owner.unwrap_or_else(|| telemetry.tenant_id.to_string());
+    // What feedback will be checked against: the first accepted report's.
+    let execution_key = format!("execution:{hash}");
+    let execution = Execution {
+        tenant: telemetry.tenant_id.clone(),
+        operator: telemetry.operator_id.clone(),
+        attestation_measurement_hash: telemetry.attestation_measurement_hash,
+    };
+    let details = serde_json::to_string(&execution)
+        .map_err(|e| ApiError::unavailable(format!("recording the execution: {e}")))?;
+    let recorded_now = state
+        .ledger
+        .bind(&execution_key, &details, state.binding_retention)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?
+        .is_none();
     let mut bindings = serde_json::Map::new();
     bindings.insert(hash.to_string(), json!(owner));
     let claims = json!({
@@ -283,23 +298,20 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
     });
     let decided = decide(&state, &request_id, &state.isolation, "isolation", claims).await;
     let accepted = matches!(&decided, Ok((decision, _)) if decision.allow);
-    if claimed_now && !accepted {
-        // A claim the policy (or the log) refused is released, so the
+    if !accepted {
+        // Claims the policy (or the log) refused are released, so the
         // execution's rightful tenant can still report it.
-        let _ = state.ledger.take(&binding_key).await;
+        if claimed_now {
+            let _ = state.ledger.take(&binding_key).await;
+        }
+        if recorded_now {
+            let _ = state.ledger.take(&execution_key).await;
+        }
     }
     let (decision, decision_id) = decided?;
     if !decision.allow {
         return Ok(policy_denied(&request_id, &decision_id, &decision));
     }
-    let execution = Execution {
-        tenant: telemetry.tenant_id.clone(),
-        operator: telemetry.operator_id.clone(),
-        attestation_measurement_hash: telemetry.attestation_measurement_hash,
-    };
-    // The first accepted report of an execution is the one feedback is
-    // checked against.
-    state.executions.entry(hash).or_insert(execution).await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"request_id": request_id, "decision_id": decision_id})),
@@ -369,9 +381,11 @@ async fn feedback_route(state: Arc<AppState>, request_id: String, a: Admitted) -
         .await?;
 
     let execution = state
-        .executions
-        .get(&fb.data.execution_hash)
+        .ledger
+        .get(&format!("execution:{}", fb.data.execution_hash))
         .await
+        .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?
+        .and_then(|details| serde_json::from_str::<Execution>(&details).ok())
         .map(|e| {
             json!({
                 "tenant_id": e.tenant,

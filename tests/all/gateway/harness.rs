@@ -71,6 +71,30 @@ impl Setup {
         &self.layout
     }
 
+    /// A second replica of this setup: a copy of every file (the same CA,
+    /// certificates, keys and config) in its own directory, so it keeps its
+    /// own decision log.
+    pub fn replica(&self) -> Self {
+        fn copy(from: &Path, to: &Path) {
+            fs::create_dir_all(to).expect("create replica directory");
+            for entry in fs::read_dir(from).expect("read setup directory") {
+                let path = entry.expect("directory entry").path();
+                let target = to.join(path.file_name().expect("file name"));
+                if path.is_dir() {
+                    copy(&path, &target);
+                } else {
+                    fs::copy(&path, &target).expect("copy setup file");
+                }
+            }
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        copy(self.dir(), dir.path());
+        let setup = DevSetup::ensure(dir.path(), &policies()).expect("the copy loads");
+        assert!(!setup.generated());
+        let layout = setup.layout().clone();
+        Self { dir, layout }
+    }
+
     /// Rewrites `verdict.toml` with `edit`; the gateway loads it when started.
     pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
         let path = self.layout.config();
