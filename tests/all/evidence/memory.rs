@@ -212,3 +212,87 @@ fn the_real_milan_report_verifies_through_the_cli() {
     let wrong = verdict(&["verify", fixture.to_str().unwrap(), "--nonce", NONCE]);
     assert_eq!(code(&wrong), 1, "{}", stderr(&wrong));
 }
+
+#[test]
+fn a_live_process_region_is_attested_and_verifies() {
+    let a = Attester::new();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // The first readable mapping of sleep's own binary (wait for execve).
+    let mapping = (0..200)
+        .find_map(|_| {
+            let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+            let line = maps
+                .lines()
+                .find(|l| {
+                    l.ends_with("/sleep")
+                        && l.split_whitespace()
+                            .nth(1)
+                            .is_some_and(|p| p.starts_with('r'))
+                })
+                .map(str::to_string);
+            if line.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            line
+        })
+        .expect("sleep's binary is mapped");
+    let start = mapping.split('-').next().unwrap();
+    let address = format!("0x{start}");
+    let out = a.path("process.json");
+    let key = a.path("attester.key");
+    let made = verdict(&[
+        "attest",
+        "memory",
+        "--pid",
+        &pid,
+        "--address",
+        &address,
+        "--region-id",
+        "sleep-text",
+        "--workload",
+        "sleep",
+        "--key",
+        &key,
+        "--nonce",
+        NONCE,
+        "--out",
+        &out,
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let checked = a.verify(&out, &["--nonce", NONCE]);
+    assert_eq!(code(&checked), 0, "{}", stderr(&checked));
+    let region = &claims(&checked)["evidence"][0]["regions"][0];
+    let expected = format!("{:#x}", u64::from_str_radix(start, 16).unwrap());
+    assert_eq!(region["address"], expected.as_str());
+    assert_eq!(
+        region["protection"].as_str().unwrap().chars().next(),
+        Some('r')
+    );
+
+    let gone = verdict(&[
+        "attest",
+        "memory",
+        "--pid",
+        "4000000000",
+        "--address",
+        "0x1000",
+        "--region-id",
+        "x",
+        "--workload",
+        "w",
+        "--key",
+        &key,
+        "--nonce",
+        NONCE,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code(&gone), 2);
+    assert!(stderr(&gone).contains("4000000000"), "{}", stderr(&gone));
+}
