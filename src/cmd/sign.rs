@@ -1,5 +1,8 @@
 //! `verdict sign-telemetry` and `verdict sign-feedback`: sign a request as a
-//! dev-setup identity, then print a ready curl command or send it.
+//! service identity, then print a ready curl command or send it. The
+//! identity's files come from a dev setup (`--dev DIR`) or are named one by
+//! one (`--key`, `--tenant`, `--ca`, `--cert`, `--client-key`), as a peer of
+//! a real deployment holds them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,13 +28,34 @@ use verdict_host::gateway::client::{
 #[derive(clap::Args)]
 pub struct Common {
     /// The dev setup made by `verdict serve --dev DIR`.
-    #[arg(long, value_name = "DIR")]
-    dev: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "key", conflicts_with_all = ["key", "tenant", "ca", "cert", "client_key"])]
+    dev: Option<PathBuf>,
     /// The service identity to sign as (alpha or beta in a dev setup).
     #[arg(long, default_value = "alpha")]
     identity: String,
-    /// Send the request to this gateway (host:port) instead of printing curl.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "localhost:8443")]
+    /// Instead of --dev: the identity's Ed25519 signing key (PKCS#8 PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tenant", "ca", "cert", "client_key"])]
+    key: Option<PathBuf>,
+    /// With --key: the tenant the identity acts for.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// With --key: the CA certificate (PEM) the gateway's certificate chains to.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// With --key: the identity's mTLS client certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// With --key: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    client_key: Option<PathBuf>,
+    /// With --key: where to write the signed bodies curl sends.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
+    /// The gateway the curl command addresses (host:port).
+    #[arg(long, value_name = "ADDR", default_value = "localhost:8443")]
+    gateway: String,
+    /// Send the request (to ADDR, or to --gateway) instead of printing curl.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     send: Option<String>,
 }
 
@@ -39,7 +63,7 @@ pub struct Common {
 pub struct TelemetryArgs {
     #[command(flatten)]
     common: Common,
-    /// The operator that ran the execution (default: the first of the identity's tenant).
+    /// The operator that ran the execution (with --dev, default: the first of the identity's tenant).
     #[arg(long)]
     operator: Option<String>,
     /// The execution hash (64 lowercase hex; default: random).
@@ -69,48 +93,89 @@ pub struct FeedbackArgs {
     kid: Option<String>,
 }
 
-/// The identity's files and settings in a dev setup.
+/// The identity's key, tenant and TLS files, from a dev setup or named one
+/// by one.
 struct Signer {
-    layout: DevLayout,
     identity: ServiceIdentity,
     tenant: TenantId,
-    config: GatewayConfig,
     key: ed25519_dalek::SigningKey,
+    /// In a dev setup: the first operator of the tenant.
+    default_operator: Option<String>,
+    ca: PathBuf,
+    cert: PathBuf,
+    client_key: PathBuf,
+    requests_dir: PathBuf,
 }
 
 impl Signer {
     fn load(common: &Common) -> Result<Self> {
-        let layout = DevLayout::new(&common.dev);
+        let identity: ServiceIdentity = common.identity.parse()?;
+        match (&common.dev, &common.key) {
+            (Some(dev), _) => Self::from_dev(dev, identity),
+            (None, Some(key)) => Self::from_files(common, key, identity),
+            (None, None) => Err(anyhow!("give --dev DIR, or --key with its TLS files")),
+        }
+    }
+
+    fn from_dev(dir: &Path, identity: ServiceIdentity) -> Result<Self> {
+        let layout = DevLayout::new(dir);
         let config = GatewayConfig::load(&layout.config())
             .context("run `verdict serve --dev DIR` once first")?;
-        let identity: ServiceIdentity = common.identity.parse()?;
         let tenant = config
             .identity(&identity)
             .ok_or_else(|| anyhow!("no identity {identity} in {}", layout.config().display()))?
             .tenant()
             .clone();
-        let key_path = layout.client_signing_key(&identity);
-        let pem = fs::read_to_string(&key_path)
-            .with_context(|| format!("reading {}", key_path.display()))?;
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| anyhow!("{}: {e}", key_path.display()))?;
+        let default_operator = config
+            .operators()
+            .iter()
+            .find(|(_, t)| **t == tenant)
+            .map(|(op, _)| op.to_string());
         Ok(Self {
-            layout,
+            key: signing_key(&layout.client_signing_key(&identity))?,
+            default_operator,
+            ca: layout.ca_cert(),
+            cert: layout.client_cert(&identity),
+            client_key: layout.client_key(&identity),
+            requests_dir: layout.dir().join("requests"),
             identity,
             tenant,
-            config,
-            key,
         })
     }
 
-    /// Writes the body next to the setup, so curl sends exactly the signed bytes.
+    fn from_files(common: &Common, key: &Path, identity: ServiceIdentity) -> Result<Self> {
+        let given = |file: &Option<PathBuf>, flag: &str| {
+            file.clone().ok_or_else(|| anyhow!("--key needs {flag}"))
+        };
+        let tenant = common
+            .tenant
+            .as_deref()
+            .ok_or_else(|| anyhow!("--key needs --tenant"))?;
+        Ok(Self {
+            key: signing_key(key)?,
+            tenant: tenant.parse()?,
+            default_operator: None,
+            ca: given(&common.ca, "--ca")?,
+            cert: given(&common.cert, "--cert")?,
+            client_key: given(&common.client_key, "--client-key")?,
+            requests_dir: common.out_dir.clone(),
+            identity,
+        })
+    }
+
+    /// Writes the body to a file, so curl sends exactly the signed bytes.
     fn write_body(&self, kind: &str, nonce: &Nonce, body: &[u8]) -> Result<PathBuf> {
-        let dir = self.layout.dir().join("requests");
-        fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{kind}-{nonce}.json"));
+        fs::create_dir_all(&self.requests_dir)?;
+        let path = self.requests_dir.join(format!("{kind}-{nonce}.json"));
         fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
     }
+}
+
+fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let pem = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|e| anyhow!("{}: not an Ed25519 PKCS#8 key: {e}", path.display()))
 }
 
 fn now() -> Result<UnixSeconds> {
@@ -131,15 +196,14 @@ fn hash_or_random(given: Option<&str>) -> Result<Sha256Hex> {
 
 pub fn telemetry(args: TelemetryArgs) -> Result<Outcome> {
     let signer = Signer::load(&args.common)?;
-    let operator = match &args.operator {
-        Some(op) => op.clone(),
-        None => signer
-            .config
-            .operators()
-            .iter()
-            .find(|(_, tenant)| **tenant == signer.tenant)
-            .map(|(op, _)| op.to_string())
-            .ok_or_else(|| anyhow!("no operator maps to {}", signer.tenant))?,
+    let operator = match (&args.operator, &signer.default_operator) {
+        (Some(op), _) | (None, Some(op)) => op.clone(),
+        (None, None) => {
+            return Err(anyhow!(
+                "give --operator (no operator maps to {})",
+                signer.tenant
+            ));
+        }
     };
     let request = TelemetryRequest {
         tenant: signer.tenant.clone(),
@@ -208,16 +272,20 @@ fn deliver(
     headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> Result<Outcome> {
-    let layout = &signer.layout;
     let identity = ClientIdentity {
-        ca: &layout.ca_cert(),
-        cert: &layout.client_cert(&signer.identity),
-        key: &layout.client_key(&signer.identity),
+        ca: &signer.ca,
+        cert: &signer.cert,
+        key: &signer.client_key,
     };
     let Some(addr) = &common.send else {
         let file = signer.write_body(kind, nonce, &body)?;
-        println!("{}", curl(&identity, path, headers, &file));
+        println!("{}", curl(&identity, &common.gateway, path, headers, &file));
         return Ok(Outcome::Ok);
+    };
+    let addr = if addr.is_empty() {
+        &common.gateway
+    } else {
+        addr
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -236,6 +304,7 @@ fn deliver(
 
 fn curl(
     identity: &ClientIdentity<'_>,
+    gateway: &str,
     path: &str,
     headers: &[(&str, String)],
     body: &Path,
@@ -250,7 +319,7 @@ fn curl(
         command.push_str(&format!(" -H '{name}: {value}'"));
     }
     command.push_str(&format!(
-        " --data-binary @{} https://localhost:8443{path}",
+        " --data-binary @{} https://{gateway}{path}",
         body.display()
     ));
     command

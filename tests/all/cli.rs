@@ -338,3 +338,153 @@ fn the_demo_runs_logs_and_replays() {
         stdout(&out)
     );
 }
+
+/// `verdict serve --dev` in a child process, stopped (SIGTERM: graceful) on drop.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .args(["serve", "--dev", path(dir), "--listen", &addr])
+            .env("VERDICT_CACHE_DIR", root().join("target/test-cache"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start verdict serve");
+        let served = Self { child, addr };
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(&served.addr).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("verdict serve did not listen on {}", served.addr);
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sign_helpers_send_from_a_dev_setup_and_from_named_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = dir.path().join("gw");
+    let served = Served::start(&gw);
+    let hash = "a".repeat(64);
+    let measurement = "b".repeat(64);
+    let sent = verdict(&[
+        "sign-telemetry",
+        "--dev",
+        path(&gw),
+        "--execution-hash",
+        &hash,
+        "--measurement-hash",
+        &measurement,
+        "--send",
+        &served.addr,
+    ]);
+    assert_eq!(code(&sent), 0, "{}{}", stdout(&sent), stderr(&sent));
+    assert!(stdout(&sent).starts_with("202 "), "{}", stdout(&sent));
+
+    // A peer of a real deployment names its files one by one.
+    let client = gw.join("clients/alpha");
+    let files = |name: &str| client.join(name).display().to_string();
+    let ca = gw.join("ca.pem").display().to_string();
+    let feedback = verdict(&[
+        "sign-feedback",
+        "--key",
+        &files("signing.pem"),
+        "--identity",
+        "alpha",
+        "--tenant",
+        "tenant-a",
+        "--ca",
+        &ca,
+        "--cert",
+        &files("cert.pem"),
+        "--client-key",
+        &files("key.pem"),
+        "--execution-hash",
+        &hash,
+        "--measurement-hash",
+        &measurement,
+        "--gateway",
+        &served.addr,
+        "--send",
+    ]);
+    assert_eq!(
+        code(&feedback),
+        0,
+        "{}{}",
+        stdout(&feedback),
+        stderr(&feedback)
+    );
+    assert!(
+        stdout(&feedback).contains("\"status\":\"accepted\""),
+        "{}",
+        stdout(&feedback)
+    );
+
+    // Without --send: a curl command for the gateway named, body on disk.
+    let out_dir = dir.path().join("bodies");
+    let printed = verdict(&[
+        "sign-telemetry",
+        "--key",
+        &files("signing.pem"),
+        "--tenant",
+        "tenant-a",
+        "--operator",
+        "op-a1",
+        "--ca",
+        &ca,
+        "--cert",
+        &files("cert.pem"),
+        "--client-key",
+        &files("key.pem"),
+        "--out-dir",
+        path(&out_dir),
+        "--gateway",
+        "gw.example:9443",
+    ]);
+    assert_eq!(code(&printed), 0, "{}", stderr(&printed));
+    assert!(
+        stdout(&printed).contains("https://gw.example:9443/v1/telemetry"),
+        "{}",
+        stdout(&printed)
+    );
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 1);
+
+    let incomplete = verdict(&["sign-telemetry", "--key", &files("signing.pem")]);
+    assert_eq!(code(&incomplete), 2);
+    drop(served);
+    let replayed = verdict(&[
+        "replay",
+        path(&gw.join("decisions.jsonl")),
+        "--policies",
+        path(&gw.join("policies")),
+        "--pubkey",
+        path(&gw.join("decision-log.pub")),
+    ]);
+    assert_eq!(
+        code(&replayed),
+        0,
+        "{}{}",
+        stdout(&replayed),
+        stderr(&replayed)
+    );
+}
