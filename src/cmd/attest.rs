@@ -95,6 +95,11 @@ pub struct TpmArgs {
     /// The attestation key's algorithm: ecdsa-p256 or rsa-2048.
     #[arg(long, default_value = "ecdsa-p256")]
     ak: String,
+    /// Keep the AK at this persistent handle (e.g. 0x81010002), creating it
+    /// there on first use, so every quote carries the same AK; without it
+    /// each quote uses a fresh transient AK.
+    #[arg(long, value_parser = parse_handle)]
+    ak_handle: Option<u32>,
     /// Where to write the evidence document.
     #[arg(long)]
     out: PathBuf,
@@ -108,6 +113,13 @@ pub struct SevSnpArgs {
     /// Where to write the evidence document.
     #[arg(long)]
     out: PathBuf,
+}
+
+fn parse_handle(text: &str) -> Result<u32, String> {
+    let hex = text
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("`{text}` is not 0x-prefixed hex"))?;
+    u32::from_str_radix(hex, 16).map_err(|e| format!("`{text}`: {e}"))
 }
 
 fn parse_address(text: &str) -> Result<u64, String> {
@@ -215,6 +227,7 @@ fn tpm(args: TpmArgs) -> Result<Outcome> {
         nonce: args.nonce.as_bytes(),
         pcrs: &pcrs,
         ak_algorithm,
+        persistent_ak: args.ak_handle,
     })?;
     let mut value = serde_json::to_value(entry)?;
     value["type"] = json!("tpm");

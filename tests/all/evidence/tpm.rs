@@ -18,6 +18,7 @@ fn take(tpm: &Swtpm, alg: AkAlgorithm, pcrs: &str) -> TpmEntry {
         nonce: NONCE,
         pcrs: &spec,
         ak_algorithm: alg,
+        persistent_ak: None,
     };
     quote(&req).unwrap()
 }
@@ -172,4 +173,43 @@ fn attest_tpm_writes_a_document_that_verify_accepts_only_with_its_nonce() {
     let other = "ff".repeat(32);
     let bad = verdict(&["verify", out.to_str().unwrap(), "--nonce", &other]);
     assert_eq!(code(&bad), 1, "{}", stderr(&bad));
+}
+
+#[test]
+fn a_persistent_ak_is_made_once_and_signs_every_later_quote() {
+    let tpm = Swtpm::start();
+    let spec: PcrSelectionSpec = "sha256:0,7".parse().unwrap();
+    let tcti = tpm.tcti();
+    let request = |ak_algorithm| QuoteRequest {
+        tcti: &tcti,
+        nonce: NONCE,
+        pcrs: &spec,
+        ak_algorithm,
+        persistent_ak: Some(0x8101_0002),
+    };
+    let first = quote(&request(AkAlgorithm::EcdsaP256)).unwrap();
+    let second = quote(&request(AkAlgorithm::EcdsaP256)).unwrap();
+    assert_eq!(first.ak_public, second.ak_public, "the same AK signs both");
+    assert_ne!(first.quote, second.quote, "two quotes");
+    let claims = [&first, &second].map(|q| verify(q, Some(NONCE)).unwrap().ak_fingerprint);
+    assert_eq!(claims[0], claims[1]);
+    // A transient AK differs from the persistent one.
+    let transient = quote(&QuoteRequest {
+        persistent_ak: None,
+        ..request(AkAlgorithm::EcdsaP256)
+    })
+    .unwrap();
+    assert_ne!(transient.ak_public, first.ak_public);
+    // The handle holds an ECDSA key: asking it for RSA is refused by name.
+    let error = quote(&request(AkAlgorithm::Rsa2048))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("0x81010002"), "{error}");
+    let error = quote(&QuoteRequest {
+        persistent_ak: Some(0x8000_0001),
+        ..request(AkAlgorithm::EcdsaP256)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("not a persistent handle"), "{error}");
 }

@@ -335,6 +335,7 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
         nonce: nonce.as_bytes(),
         pcrs: &pcrs,
         ak_algorithm: AkAlgorithm::EcdsaP256,
+        persistent_ak: None,
     })
     .unwrap();
     let pcr_digest = tpm::verify(&quote, Some(nonce.as_bytes()))

@@ -5,9 +5,14 @@
 //! key (AK) under it with the tss-esapi `ak` abstraction (restricted signing
 //! key, policy-authorised by the endorsement hierarchy), runs TPM2_Quote
 //! with the nonce as qualifyingData, reads the quoted PCRs, and flushes both
-//! keys. The AK is therefore new each time: its fingerprint identifies one
-//! quote, not one machine. Binding it to the TPM (credential activation
-//! against the EK certificate) is out of scope here.
+//! keys. Such an AK is new each time: its fingerprint identifies one quote,
+//! not one machine.
+//!
+//! With [`QuoteRequest::persistent_ak`], the AK is kept at that persistent
+//! handle instead: made (and persisted with TPM2_EvictControl) on the first
+//! call, loaded from the handle on later ones, so every quote of the machine
+//! carries the same AK fingerprint and a verifier can pin it. Binding the
+//! AK to the TPM's EK certificate (credential activation) is out of scope.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -17,10 +22,13 @@ use base64::engine::general_purpose::STANDARD;
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use tss_esapi::Context;
 use tss_esapi::abstraction::{DefaultKey, ak, ek, pcr};
-use tss_esapi::handles::KeyHandle;
+use tss_esapi::handles::{KeyHandle, PersistentTpmHandle, TpmHandle};
 use tss_esapi::interface_types::algorithm::{
     AsymmetricAlgorithm, HashingAlgorithm, SignatureSchemeAlgorithm,
 };
+use tss_esapi::interface_types::dynamic_handles::Persistent;
+use tss_esapi::interface_types::resource_handles::Provision;
+use tss_esapi::interface_types::session_handles::AuthSession;
 use tss_esapi::structures::{
     Data, PcrSelectionList, PcrSelectionListBuilder, PcrSlot, Public, RsaExponent, SignatureScheme,
 };
@@ -47,6 +55,9 @@ pub struct QuoteRequest<'a> {
     pub pcrs: &'a PcrSelectionSpec,
     /// The AK algorithm to create.
     pub ak_algorithm: AkAlgorithm,
+    /// Keep the AK at this persistent handle (0x81000000 to 0x81FFFFFF),
+    /// creating it there on first use; `None` makes a transient AK.
+    pub persistent_ak: Option<u32>,
 }
 
 /// Why collecting a quote failed. Each TPM step has its own variant.
@@ -74,6 +85,17 @@ pub enum CollectError {
         step: &'static str,
         /// The tss-esapi error.
         source: tss_esapi::Error,
+    },
+    /// `persistent_ak` is not a persistent handle.
+    #[error("{0:#010x} is not a persistent handle (0x81000000 to 0x81ffffff)")]
+    NotPersistent(u32),
+    /// The key at `persistent_ak` is not of the requested algorithm.
+    #[error("the AK at {handle:#010x} is not a {wanted:?} key")]
+    PersistentAkMismatch {
+        /// The handle.
+        handle: u32,
+        /// The algorithm asked for.
+        wanted: AkAlgorithm,
     },
     /// The AK's public area could not be turned into a PEM SubjectPublicKeyInfo.
     #[error("AK public key: {0}")]
@@ -106,12 +128,81 @@ pub fn quote(req: &QuoteRequest<'_>) -> Result<TpmEntry, CollectError> {
         source,
     })?;
     let mut ctx = Context::new(tcti).map_err(tpm("open context"))?;
+    if let Some(handle) = req.persistent_ak {
+        return quote_with_persistent_ak(&mut ctx, handle, req);
+    }
     let ek = ek::create_ek_object(&mut ctx, AsymmetricAlgorithm::Ecc, DefaultKey)
         .map_err(tpm("create EK"))?;
     let result = quote_under_ek(&mut ctx, ek, req);
     // Best effort: the context's drop does not flush transient objects.
     let _ = ctx.flush_context(ek.into());
     result
+}
+
+/// Quotes with the AK at `handle`, persisting a new one there first if the
+/// handle is empty.
+fn quote_with_persistent_ak(
+    ctx: &mut Context,
+    handle: u32,
+    req: &QuoteRequest<'_>,
+) -> Result<TpmEntry, CollectError> {
+    let persistent =
+        PersistentTpmHandle::new(handle).map_err(|_| CollectError::NotPersistent(handle))?;
+    let ak: KeyHandle = match ctx.tr_from_tpm_public(TpmHandle::Persistent(persistent)) {
+        Ok(object) => object.into(),
+        Err(_) => persist_new_ak(ctx, persistent, req)?,
+    };
+    let (public, _, _) = ctx.read_public(ak).map_err(tpm("read AK public"))?;
+    let matches = matches!(
+        (&public, req.ak_algorithm),
+        (Public::Ecc { .. }, AkAlgorithm::EcdsaP256) | (Public::Rsa { .. }, AkAlgorithm::Rsa2048)
+    );
+    if !matches {
+        return Err(CollectError::PersistentAkMismatch {
+            handle,
+            wanted: req.ak_algorithm,
+        });
+    }
+    let ak_pem = public_to_pem(&public)?;
+    quote_with_retries(ctx, ak, &ak_pem, req)
+}
+
+/// Creates an AK under a transient EK and moves it to `persistent`.
+fn persist_new_ak(
+    ctx: &mut Context,
+    persistent: PersistentTpmHandle,
+    req: &QuoteRequest<'_>,
+) -> Result<KeyHandle, CollectError> {
+    let ek = ek::create_ek_object(ctx, AsymmetricAlgorithm::Ecc, DefaultKey)
+        .map_err(tpm("create EK"))?;
+    let (sign_alg, hash) = signing_scheme(req.ak_algorithm);
+    let persisted = (|| {
+        let created =
+            ak::create_ak(ctx, ek, hash, sign_alg, None, DefaultKey).map_err(tpm("create AK"))?;
+        let ak = ak::load_ak(ctx, ek, None, created.out_private, created.out_public)
+            .map_err(tpm("load AK"))?;
+        let moved = ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.evict_control(
+                    Provision::Owner,
+                    ak.into(),
+                    Persistent::Persistent(persistent),
+                )
+            })
+            .map_err(tpm("persist AK"));
+        let _ = ctx.flush_context(ak.into());
+        moved
+    })();
+    let _ = ctx.flush_context(ek.into());
+    Ok(persisted?.into())
+}
+
+/// The AK's signing scheme and hash for `algorithm`.
+fn signing_scheme(algorithm: AkAlgorithm) -> (SignatureSchemeAlgorithm, HashingAlgorithm) {
+    match algorithm {
+        AkAlgorithm::EcdsaP256 => (SignatureSchemeAlgorithm::EcDsa, HashingAlgorithm::Sha256),
+        AkAlgorithm::Rsa2048 => (SignatureSchemeAlgorithm::RsaSsa, HashingAlgorithm::Sha256),
+    }
 }
 
 /// Maps a tss-esapi error to [`CollectError::Tpm`] for `step`.
@@ -125,10 +216,7 @@ fn quote_under_ek(
     ek: KeyHandle,
     req: &QuoteRequest<'_>,
 ) -> Result<TpmEntry, CollectError> {
-    let (sign_alg, hash) = match req.ak_algorithm {
-        AkAlgorithm::EcdsaP256 => (SignatureSchemeAlgorithm::EcDsa, HashingAlgorithm::Sha256),
-        AkAlgorithm::Rsa2048 => (SignatureSchemeAlgorithm::RsaSsa, HashingAlgorithm::Sha256),
-    };
+    let (sign_alg, hash) = signing_scheme(req.ak_algorithm);
     let created =
         ak::create_ak(ctx, ek, hash, sign_alg, None, DefaultKey).map_err(tpm("create AK"))?;
     let ak_pem = public_to_pem(&created.out_public)?;
