@@ -51,6 +51,17 @@ pub struct Attestation {
     pub ear_ttl: Duration,
     pub binding_retention: Duration,
     pub memory: MemoryAppraisal,
+    /// The gateway's own TPM, when `[attestation] tpm_tcti` names one.
+    pub tpm: Option<ControlPlaneTpm>,
+}
+
+/// The gateway's own TPM: its quotes join the control plane's evidence.
+pub struct ControlPlaneTpm {
+    pub tcti: String,
+    pub ak_handle: Option<u32>,
+    /// One quote at a time: a TPM runs one command at a time, and a TCTI
+    /// such as swtpm's socket serves one client.
+    pub lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Deserialize)]
@@ -244,7 +255,7 @@ pub(super) async fn attest_route(
         expires_at: now + attestation.ear_ttl.as_secs() as i64,
         extensions,
     });
-    let control_plane_evidence = control_plane_evidence(attestation, &request.runner_nonce)?;
+    let control_plane_evidence = control_plane_evidence(attestation, &request.runner_nonce).await?;
     let http_status = if decision.allow {
         StatusCode::OK
     } else {
@@ -366,8 +377,9 @@ fn pcr_digest(evidence: &[EntryClaims]) -> Vec<u8> {
 }
 
 /// The control plane's own evidence over the runner's nonce: a memory
-/// report of its executable and attestation policy, signed now.
-fn control_plane_evidence(
+/// report of its executable and attestation policy, signed now, and a quote
+/// from its own TPM when one is configured.
+async fn control_plane_evidence(
     attestation: &Attestation,
     runner_nonce: &EvidenceNonce,
 ) -> Result<Value, ApiError> {
@@ -385,8 +397,41 @@ fn control_plane_evidence(
         &attestation.evidence_key,
     )
     .map_err(|e| ApiError::unavailable(format!("control-plane evidence: {e}")))?;
-    Ok(json!({
-        "nonce": runner_nonce,
-        "evidence": [{"type": "memory-report", "report": signed}],
-    }))
+    let mut evidence = vec![json!({"type": "memory-report", "report": signed})];
+    if let Some(tpm) = &attestation.tpm {
+        evidence.push(control_plane_quote(tpm, runner_nonce).await?);
+    }
+    Ok(json!({"nonce": runner_nonce, "evidence": evidence}))
+}
+
+#[cfg(feature = "tpm-collect")]
+async fn control_plane_quote(
+    tpm: &ControlPlaneTpm,
+    nonce: &EvidenceNonce,
+) -> Result<Value, ApiError> {
+    use crate::evidence::tpm::{AkAlgorithm, PcrSelectionSpec, QuoteRequest, quote};
+    let _one_at_a_time = tpm.lock.lock().await;
+    let (tcti, ak_handle, nonce) = (tpm.tcti.clone(), tpm.ak_handle, nonce.as_bytes().to_vec());
+    let entry = tokio::task::spawn_blocking(move || {
+        quote(&QuoteRequest {
+            tcti: &tcti,
+            nonce: &nonce,
+            pcrs: &PcrSelectionSpec::default(),
+            ak_algorithm: AkAlgorithm::EcdsaP256,
+            persistent_ak: ak_handle,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?
+    .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?;
+    let mut value = serde_json::to_value(entry)
+        .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?;
+    value["type"] = json!("tpm");
+    Ok(value)
+}
+
+#[cfg(not(feature = "tpm-collect"))]
+async fn control_plane_quote(_: &ControlPlaneTpm, _: &EvidenceNonce) -> Result<Value, ApiError> {
+    // Refused at start-up (gateway/attestation.rs); unreachable at run time.
+    Err(ApiError::unavailable("this build cannot quote a TPM"))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 
 use super::app::{StartError, file_error, load_policy, read};
-use super::attest::Attestation;
+use super::attest::{Attestation, ControlPlaneTpm};
 use super::config::{AttestationConfig, GatewayConfig};
 use super::tls;
 use crate::crypto::{SignatureAlgorithm, load_signing_key, load_verifying_key};
@@ -55,7 +55,24 @@ pub(super) fn build(
         ear_ttl: section.ear_ttl(),
         binding_retention: section.binding_retention(),
         memory: memory_appraisal(section)?,
+        tpm: control_plane_tpm(section)?,
     })
+}
+
+fn control_plane_tpm(section: &AttestationConfig) -> Result<Option<ControlPlaneTpm>, StartError> {
+    let Some(tcti) = section.tpm_tcti() else {
+        return Ok(None);
+    };
+    if !cfg!(feature = "tpm-collect") {
+        return Err(StartError::Config(
+            "attestation.tpm_tcti is set, but this build has no TPM support (cargo feature `tpm-collect`)".into(),
+        ));
+    }
+    Ok(Some(ControlPlaneTpm {
+        tcti: tcti.to_string(),
+        ak_handle: section.tpm_ak_handle(),
+        lock: tokio::sync::Mutex::new(()),
+    }))
 }
 
 fn memory_appraisal(section: &AttestationConfig) -> Result<MemoryAppraisal, StartError> {

@@ -489,3 +489,43 @@ async fn malformed_evidence_of_every_type_is_a_4xx_naming_the_fault() {
     }
     assert_eq!(alpha.send(&Req::get("/healthz")).await.status, 200);
 }
+
+/// With `tpm_tcti`, the gateway's own evidence adds a quote from its TPM
+/// over the runner's nonce, signed by the same persistent AK every time.
+#[cfg(feature = "tpm-collect")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_quotes_its_own_tpm_over_the_runner_nonce() {
+    let swtpm = crate::evidence::swtpm::Swtpm::start();
+    let setup = Setup::new();
+    let tcti = swtpm.tcti();
+    setup.edit_config(|text| {
+        text.replacen(
+            "ear_ttl_secs = 300\n",
+            &format!("ear_ttl_secs = 300\ntpm_tcti = \"{tcti}\"\ntpm_ak_handle = 0x81010003\n"),
+            1,
+        )
+    });
+    let gw = setup.start().await;
+    let mut alpha = gw.client("alpha").await;
+    let runner = Runner::new();
+    let mut fingerprints = Vec::new();
+    for _ in 0..2 {
+        let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
+        let (body, runner_nonce) = runner.request(&nonce, "tenant-a", "op-a1", bound);
+        let reply = attest(&mut alpha, body).await.expect(200);
+        let document =
+            EvidenceDocument::from_value(reply["control_plane_evidence"].clone()).unwrap();
+        let options = VerifyOptions {
+            expected_nonce: Some(runner_nonce),
+            now: Timestamp::now(),
+            memory: Default::default(),
+        };
+        let claims = evidence::verify(&document, &options)
+            .unwrap()
+            .to_value()
+            .unwrap();
+        assert_eq!(claims["evidence"][1]["type"], "tpm", "{claims}");
+        fingerprints.push(claims["evidence"][1]["ak_fingerprint"].clone());
+    }
+    assert_eq!(fingerprints[0], fingerprints[1], "one persistent AK");
+}

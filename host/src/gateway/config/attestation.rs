@@ -24,6 +24,8 @@ pub struct AttestationConfig {
     pub(super) memory_trusted_keys: Vec<PathBuf>,
     pub(super) memory_pins: BTreeMap<String, SnapshotDigest>,
     pub(super) memory_strict: bool,
+    pub(super) tpm_tcti: Option<String>,
+    pub(super) tpm_ak_handle: Option<u32>,
 }
 
 impl AttestationConfig {
@@ -80,6 +82,18 @@ impl AttestationConfig {
     pub fn memory_strict(&self) -> bool {
         self.memory_strict
     }
+
+    /// `tpm_tcti`: where the gateway's own TPM is, if it adds a quote over
+    /// the runner's nonce to its evidence.
+    pub fn tpm_tcti(&self) -> Option<&str> {
+        self.tpm_tcti.as_deref()
+    }
+
+    /// `tpm_ak_handle`: the persistent handle of the gateway's AK (made there
+    /// on first use); without it each quote uses a fresh AK.
+    pub fn tpm_ak_handle(&self) -> Option<u32> {
+        self.tpm_ak_handle
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +111,10 @@ pub(super) struct FileAttestation {
     pub binding_retention_secs: u64,
     #[serde(default)]
     pub memory: FileMemory,
+    #[serde(default)]
+    pub tpm_tcti: Option<String>,
+    #[serde(default)]
+    pub tpm_ak_handle: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -248,6 +248,8 @@ impl Checker<'_> {
                 .collect::<Result<_, _>>()?,
             memory_pins: section.memory.pins,
             memory_strict: section.memory.strict,
+            tpm_tcti: section.tpm_tcti,
+            tpm_ak_handle: section.tpm_ak_handle,
         })
     }
 
