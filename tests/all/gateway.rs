@@ -6,6 +6,10 @@
 
 mod attest;
 mod harness;
+// The same throwaway redis-server as the host's unit tests; not every
+// helper of it is used here.
+#[allow(dead_code)]
+#[path = "../../host/src/antireplay/tests/redis_server.rs"]
 mod redis;
 mod wire;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// A `redis-server` listening on a free loopback port, without persistence,
 /// killed when dropped.
-pub(super) struct RedisServer {
+pub struct RedisServer {
     child: Child,
     port: u16,
 }
@@ -15,12 +15,12 @@ pub(super) struct RedisServer {
 impl RedisServer {
     /// Starts a server and waits until it accepts connections. Panics, asking
     /// for `tests/setup.sh`, if `redis-server` is not installed.
-    pub(super) fn start() -> Self {
+    pub fn start() -> Self {
         Self::start_on(free_port())
     }
 
     /// Starts a server on `port`, e.g. to restart one that was killed.
-    pub(super) fn start_on(port: u16) -> Self {
+    pub fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
@@ -41,17 +41,17 @@ impl RedisServer {
     }
 
     /// The URL to connect to.
-    pub(super) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
     /// The port it listens on.
-    pub(super) fn port(&self) -> u16 {
+    pub fn port(&self) -> u16 {
         self.port
     }
 
     /// Kills the server now; connections to it break.
-    pub(super) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -87,7 +87,7 @@ impl Drop for RedisServer {
 }
 
 /// A loopback port that was free a moment ago: bind port 0, read, release.
-pub(super) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local address").port()
 }
