@@ -5,12 +5,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use ed25519_dalek::{Signer as _, Verifier as _};
+use ed25519_dalek::Signer as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::digest::Digest;
-use crate::ids::Kid;
+use crate::ids::{Kid, ServiceIdentity};
+use crate::messages::jws;
+use crate::messages::{KeyAlgorithm, KeyEntry, Keyring, MessageError};
 use crate::policy::{Decision, TrustVector};
 
 /// The `eat_profile` of every token.
@@ -115,16 +117,19 @@ impl EarSigner {
         }]})
     }
 
-    /// A compact JWS (`alg` EdDSA, `typ` JWT) whose payload is the EAR.
+    /// A compact JWS (header `{"alg":"EdDSA","kid":<kid>}`) whose payload
+    /// is the EAR.
     pub fn issue(&self, result: &AttestationResult<'_>) -> String {
-        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid.as_str()});
-        let input = format!(
-            "{}.{}",
-            B64URL.encode(header.to_string()),
-            B64URL.encode(claims(result).to_string())
+        let payload = claims(result).to_string();
+        let token = jws::sign_compact(
+            KeyAlgorithm::EdDsa,
+            &self.kid,
+            payload.as_bytes(),
+            |input| Ok(self.key.sign(input).to_bytes().to_vec()),
         );
-        let signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", B64URL.encode(signature.to_bytes()))
+        // Only the header's serialization could fail, and a kid and an
+        // algorithm name always serialize.
+        token.unwrap_or_default()
     }
 }
 
@@ -155,12 +160,10 @@ fn claims(result: &AttestationResult<'_>) -> Value {
 pub enum EarError {
     #[error("not a compact JWS of three base64url parts")]
     Shape,
-    #[error("the header is not JSON or its alg is not EdDSA")]
+    #[error("the protected header is malformed, or its alg is not the key's (EdDSA)")]
     Header,
-    #[error("no key in the JWKS has kid `{0}`")]
+    #[error("no Ed25519 key in the JWKS has kid {0}")]
     UnknownKid(String),
-    #[error("the JWKS key for `{0}` is not an Ed25519 OKP key")]
-    BadKey(String),
     #[error("the signature does not verify")]
     Signature,
     #[error("the payload is not a JSON object")]
@@ -170,40 +173,14 @@ pub enum EarError {
 }
 
 /// Verifies `token` against `jwks` (as [`EarSigner::jwks`] serves it) at
-/// unix time `now`, and returns its claims. The algorithm is EdDSA whatever
-/// the header says otherwise: any other `alg` is refused.
+/// unix time `now`, and returns its claims. The token is read by the same
+/// strict compact-JWS rules as manifests (docs/federation.md); the algorithm
+/// is the key's, EdDSA, and a header naming any other is refused.
 pub fn verify(token: &str, jwks: &Value, now: i64) -> Result<Value, EarError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(EarError::Shape);
-    };
-    let header: Value = B64URL
-        .decode(header)
+    let keyring = keyring_of(jwks);
+    let payload = jws::verify_compact(token, &keyring, None).map_err(EarError::from_jws)?;
+    let claims: Value = serde_json::from_slice(&payload)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(EarError::Header)?;
-    if header.get("alg").and_then(Value::as_str) != Some("EdDSA") {
-        return Err(EarError::Header);
-    }
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let key = jwks_key(jwks, kid)?;
-    let signature = B64URL
-        .decode(signature)
-        .ok()
-        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-        .ok_or(EarError::Signature)?;
-    let input_len = token.len() - signature_part_len(token);
-    key.verify(&token.as_bytes()[..input_len], &signature)
-        .map_err(|_| EarError::Signature)?;
-    let claims: Value = B64URL
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
         .filter(Value::is_object)
         .ok_or(EarError::Payload)?;
     let exp = claims
@@ -216,33 +193,52 @@ pub fn verify(token: &str, jwks: &Value, now: i64) -> Result<Value, EarError> {
     Ok(claims)
 }
 
-/// The length of `.signature` at the end of a token.
-fn signature_part_len(token: &str) -> usize {
-    token.rfind('.').map_or(0, |dot| token.len() - dot)
+impl EarError {
+    fn from_jws(error: MessageError) -> Self {
+        match error {
+            MessageError::BadSignature { .. } => Self::Signature,
+            MessageError::UnknownKid { kid } => Self::UnknownKid(kid),
+            MessageError::MalformedToken { .. } | MessageError::TooLarge { .. } => Self::Shape,
+            _ => Self::Header,
+        }
+    }
 }
 
-fn jwks_key(jwks: &Value, kid: &str) -> Result<ed25519_dalek::VerifyingKey, EarError> {
-    let key = jwks
-        .get("keys")
-        .and_then(Value::as_array)
-        .and_then(|keys| {
-            keys.iter()
-                .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
-        })
-        .ok_or_else(|| EarError::UnknownKid(kid.to_string()))?;
-    let bad = || EarError::BadKey(kid.to_string());
+/// The JWKS's Ed25519 OKP keys as a keyring; other keys are left out (a
+/// token naming one is refused as signed by an unknown key).
+fn keyring_of(jwks: &Value) -> Keyring {
+    let mut keyring = Keyring::new();
+    let keys = jwks.get("keys").and_then(Value::as_array);
+    for key in keys.into_iter().flatten() {
+        let (Some(kid), Some(public)) = (
+            key.get("kid")
+                .and_then(Value::as_str)
+                .and_then(|k| k.parse::<Kid>().ok()),
+            okp_ed25519(key),
+        ) else {
+            continue;
+        };
+        let entry = KeyEntry::new(jwks_owner(), public);
+        let _ = keyring.insert(kid, entry);
+    }
+    keyring
+}
+
+fn okp_ed25519(key: &Value) -> Option<ed25519_dalek::VerifyingKey> {
     if key.get("kty").and_then(Value::as_str) != Some("OKP")
         || key.get("crv").and_then(Value::as_str) != Some("Ed25519")
     {
-        return Err(bad());
+        return None;
     }
-    let x = key
-        .get("x")
-        .and_then(Value::as_str)
-        .and_then(|x| B64URL.decode(x).ok())
-        .and_then(|x| <[u8; 32]>::try_from(x.as_slice()).ok())
-        .ok_or_else(bad)?;
-    ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| bad())
+    let x = B64URL.decode(key.get("x")?.as_str()?).ok()?;
+    ed25519_dalek::VerifyingKey::from_bytes(&<[u8; 32]>::try_from(x.as_slice()).ok()?).ok()
+}
+
+/// The owner the keyring records for JWKS keys (keyrings name one per key).
+fn jwks_owner() -> ServiceIdentity {
+    "ear-issuer"
+        .parse()
+        .expect("`ear-issuer` is a valid service identity name")
 }
 
 #[cfg(test)]

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
-use verdict_host::evidence::EvidenceNonce;
 use verdict_host::evidence::memory::region::{FileRange, ProcessRegion, RegionId, RegionSource};
 use verdict_host::evidence::memory::report::{self, ReportRequest};
 use verdict_host::evidence::memory::snapshot::SnapshotDigest;
+use verdict_host::evidence::{EvidenceDocument, EvidenceEntry, EvidenceNonce};
 use verdict_host::timestamp::Timestamp;
 
 use crate::{Outcome, files};
@@ -160,10 +159,10 @@ fn memory(args: MemoryArgs) -> Result<Outcome> {
             },
             &key,
         )?;
-        let document = json!({
-            "nonce": args.nonce,
-            "evidence": [{"type": "memory-report", "report": report}],
-        });
+        let document = EvidenceDocument {
+            nonce: Some(args.nonce.clone()),
+            evidence: vec![EvidenceEntry::memory_report(&report)],
+        };
         write_atomically(&args.out, &document)?;
         written += 1;
         eprintln!(
@@ -200,16 +199,24 @@ fn open_source(args: &MemoryArgs) -> Result<Box<dyn RegionSource>> {
     }
 }
 
+/// A document of one entry, claiming `nonce`.
+fn single(nonce: &EvidenceNonce, entry: EvidenceEntry) -> EvidenceDocument {
+    EvidenceDocument {
+        nonce: Some(nonce.clone()),
+        evidence: vec![entry],
+    }
+}
+
 /// Writes `document` to a temporary file beside `out`, then renames it, so a
 /// reader (or a continuous-mode consumer) never sees half a document.
-fn write_atomically(out: &Path, document: &Value) -> Result<()> {
+fn write_atomically(out: &Path, document: &EvidenceDocument) -> Result<()> {
     let dir = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, document)?;
+    serde_json::to_writer_pretty(&mut tmp, &document.to_value())?;
     tmp.write_all(b"\n")?;
     tmp.as_file().sync_all()?;
     tmp.persist(out)
@@ -229,12 +236,7 @@ fn tpm(args: TpmArgs) -> Result<Outcome> {
         ak_algorithm,
         persistent_ak: args.ak_handle,
     })?;
-    let mut value = serde_json::to_value(entry)?;
-    value["type"] = json!("tpm");
-    write_atomically(
-        &args.out,
-        &json!({"nonce": args.nonce, "evidence": [value]}),
-    )?;
+    write_atomically(&args.out, &single(&args.nonce, EvidenceEntry::Tpm(entry)))?;
     eprintln!("wrote a TPM quote to {}", args.out.display());
     Ok(Outcome::Ok)
 }
@@ -252,11 +254,9 @@ fn sev_snp(args: SevSnpArgs) -> Result<Outcome> {
     // host, or a report that does not bind the nonce).
     verdict_host::evidence::sev_snp::verify(&entry, Some(args.nonce.as_bytes()))
         .context("the report from /dev/sev-guest does not verify")?;
-    let mut value = serde_json::to_value(entry)?;
-    value["type"] = json!("sev-snp");
     write_atomically(
         &args.out,
-        &json!({"nonce": args.nonce, "evidence": [value]}),
+        &single(&args.nonce, EvidenceEntry::SevSnp(entry)),
     )?;
     eprintln!("wrote an SEV-SNP report to {}", args.out.display());
     Ok(Outcome::Ok)

@@ -118,6 +118,52 @@ impl EvidenceDocument {
     }
 }
 
+impl EvidenceDocument {
+    /// The document as JSON, in the shape [`EvidenceDocument::parse`] reads:
+    /// `{"nonce": <hex, when set>, "evidence": [{"type": ..., ...}]}`.
+    pub fn to_value(&self) -> Value {
+        let mut document = Map::new();
+        if let Some(nonce) = &self.nonce {
+            document.insert("nonce".into(), Value::String(nonce.hex()));
+        }
+        let entries = self.evidence.iter().map(EvidenceEntry::to_value).collect();
+        document.insert("evidence".into(), Value::Array(entries));
+        Value::Object(document)
+    }
+}
+
+impl EvidenceEntry {
+    /// The entry as JSON, tagged by `type` as in a document.
+    pub fn to_value(&self) -> Value {
+        let (kind, mut members) = match self {
+            Self::Tpm(entry) => ("tpm", to_members(entry)),
+            Self::SevSnp(entry) => ("sev-snp", to_members(entry)),
+            Self::MemoryReport(report) => {
+                let members = Map::from_iter([("report".to_string(), report.clone())]);
+                ("memory-report", members)
+            }
+        };
+        members.insert("type".into(), Value::String(kind.into()));
+        Value::Object(members)
+    }
+
+    /// A memory-report entry for a report made here. (A report is plain
+    /// data, so serializing it cannot fail; a `null` report would only be
+    /// refused by a verifier.)
+    pub fn memory_report(report: &MemoryReport) -> Self {
+        Self::MemoryReport(serde_json::to_value(report).unwrap_or(Value::Null))
+    }
+}
+
+/// The members of an entry struct: plain strings and maps, which always
+/// serialize to a JSON object.
+fn to_members<T: serde::Serialize>(entry: &T) -> Map<String, Value> {
+    match serde_json::to_value(entry) {
+        Ok(Value::Object(members)) => members,
+        _ => Map::new(),
+    }
+}
+
 fn parse_entry(index: usize, entry: Value) -> Result<EvidenceEntry, DocumentError> {
     let path = format!("evidence[{index}]");
     let Value::Object(mut members) = entry else {

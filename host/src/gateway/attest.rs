@@ -26,7 +26,9 @@ use crate::digest::Digest;
 use crate::ear::{AttestationResult, EarSigner, EarStatus};
 use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
 use crate::evidence::session::{SessionBinding, bound_nonce};
-use crate::evidence::{self, EntryClaims, EvidenceDocument, EvidenceNonce, VerifyOptions};
+use crate::evidence::{
+    self, EntryClaims, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions,
+};
 use crate::ids::{OperatorId, TenantId};
 use crate::messages::JsonObject;
 use crate::policy::Policy;
@@ -397,18 +399,22 @@ async fn control_plane_evidence(
         &attestation.evidence_key,
     )
     .map_err(|e| ApiError::unavailable(format!("control-plane evidence: {e}")))?;
-    let mut evidence = vec![json!({"type": "memory-report", "report": signed})];
+    let mut evidence = vec![EvidenceEntry::memory_report(&signed)];
     if let Some(tpm) = &attestation.tpm {
         evidence.push(control_plane_quote(tpm, runner_nonce).await?);
     }
-    Ok(json!({"nonce": runner_nonce, "evidence": evidence}))
+    let document = EvidenceDocument {
+        nonce: Some(runner_nonce.clone()),
+        evidence,
+    };
+    Ok(document.to_value())
 }
 
 #[cfg(feature = "tpm-collect")]
 async fn control_plane_quote(
     tpm: &ControlPlaneTpm,
     nonce: &EvidenceNonce,
-) -> Result<Value, ApiError> {
+) -> Result<EvidenceEntry, ApiError> {
     use crate::evidence::tpm::{AkAlgorithm, PcrSelectionSpec, QuoteRequest, quote};
     let _one_at_a_time = tpm.lock.lock().await;
     let (tcti, ak_handle, nonce) = (tpm.tcti.clone(), tpm.ak_handle, nonce.as_bytes().to_vec());
@@ -424,14 +430,14 @@ async fn control_plane_quote(
     .await
     .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?
     .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?;
-    let mut value = serde_json::to_value(entry)
-        .map_err(|e| ApiError::unavailable(format!("control-plane quote: {e}")))?;
-    value["type"] = json!("tpm");
-    Ok(value)
+    Ok(EvidenceEntry::Tpm(entry))
 }
 
 #[cfg(not(feature = "tpm-collect"))]
-async fn control_plane_quote(_: &ControlPlaneTpm, _: &EvidenceNonce) -> Result<Value, ApiError> {
+async fn control_plane_quote(
+    _: &ControlPlaneTpm,
+    _: &EvidenceNonce,
+) -> Result<EvidenceEntry, ApiError> {
     // Refused at start-up (gateway/attestation.rs); unreachable at run time.
     Err(ApiError::unavailable("this build cannot quote a TPM"))
 }

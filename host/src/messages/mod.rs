@@ -22,7 +22,7 @@ mod error;
 pub mod feedback;
 mod fields;
 mod json;
-mod jws;
+pub(crate) mod jws;
 mod keyring;
 pub mod manifest;
 pub mod response;

@@ -11,7 +11,7 @@ use verdict_host::digest::Digest;
 use verdict_host::evidence::memory::region::{InMemory, Protection, RegionSource};
 use verdict_host::evidence::memory::report::{self, ReportRequest};
 use verdict_host::evidence::session::{bound_nonce, ephemeral_key};
-use verdict_host::evidence::{self, EvidenceDocument, EvidenceNonce, VerifyOptions};
+use verdict_host::evidence::{self, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions};
 use verdict_host::gateway::attest::sign_request;
 use verdict_host::policy::PolicyKind;
 use verdict_host::replay::{PolicyDirectory, replay};
@@ -77,7 +77,42 @@ impl Runner {
             &self.report_key,
         )
         .unwrap();
-        json!({"nonce": nonce, "evidence": [{"type": "memory-report", "report": report}]})
+        let document = EvidenceDocument {
+            nonce: Some(nonce.clone()),
+            evidence: vec![EvidenceEntry::memory_report(&report)],
+        };
+        document.to_value()
+    }
+
+    /// This runner's ephemeral key for one execution of `tenant`/`operator`.
+    fn ephemeral(&self, tenant: &str, operator: &str) -> SigningKey {
+        let (tenant, operator) = (tenant.parse().unwrap(), operator.parse().unwrap());
+        ephemeral_key(&self.root, &self.execution, &tenant, &operator)
+    }
+
+    /// An attest request carrying `evidence`, signed by the ephemeral key;
+    /// returns the body and the runner's nonce.
+    fn signed(
+        &self,
+        challenge: &EvidenceNonce,
+        tenant: &str,
+        operator: &str,
+        evidence: Value,
+    ) -> (Vec<u8>, EvidenceNonce) {
+        let runner_nonce = EvidenceNonce::random();
+        let unsigned = json!({
+            "challenge": challenge,
+            "tenant_id": tenant,
+            "operator_id": operator,
+            "execution_fingerprint": self.execution,
+            "runner_nonce": runner_nonce,
+            "evidence": evidence,
+        });
+        let Value::Object(map) = unsigned else {
+            unreachable!()
+        };
+        let signed = sign_request(&self.ephemeral(tenant, operator), map).unwrap();
+        (signed.to_string().into_bytes(), runner_nonce)
     }
 
     /// A signed attest request; `bind` picks the nonce the evidence binds.
@@ -88,26 +123,8 @@ impl Runner {
         operator: &str,
         bind: impl Fn(&EvidenceNonce, &SigningKey) -> EvidenceNonce,
     ) -> (Vec<u8>, EvidenceNonce) {
-        let ephemeral = ephemeral_key(
-            &self.root,
-            &self.execution,
-            &tenant.parse().unwrap(),
-            &operator.parse().unwrap(),
-        );
-        let runner_nonce = EvidenceNonce::random();
-        let unsigned = json!({
-            "challenge": challenge,
-            "tenant_id": tenant,
-            "operator_id": operator,
-            "execution_fingerprint": self.execution,
-            "runner_nonce": runner_nonce,
-            "evidence": self.evidence(&bind(challenge, &ephemeral)),
-        });
-        let Value::Object(map) = unsigned else {
-            unreachable!()
-        };
-        let signed = sign_request(&ephemeral, map).unwrap();
-        (signed.to_string().into_bytes(), runner_nonce)
+        let nonce = bind(challenge, &self.ephemeral(tenant, operator));
+        self.signed(challenge, tenant, operator, self.evidence(&nonce))
     }
 }
 
@@ -326,8 +343,7 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
     let mut alpha = gw.client("alpha").await;
     let runner = Runner::new();
     let challenge = challenge(&mut alpha, "tenant-a", "op-a1").await;
-    let (tenant, operator) = ("tenant-a".parse().unwrap(), "op-a1".parse().unwrap());
-    let ephemeral = ephemeral_key(&runner.root, &runner.execution, &tenant, &operator);
+    let ephemeral = runner.ephemeral("tenant-a", "op-a1");
     let nonce = bound(&challenge, &ephemeral);
     let pcrs: PcrSelectionSpec = "sha256:0,1,2,3,7".parse().unwrap();
     let quote = tpm::quote(&QuoteRequest {
@@ -341,23 +357,11 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
     let pcr_digest = tpm::verify(&quote, Some(nonce.as_bytes()))
         .unwrap()
         .pcr_digest;
-    let mut entry = serde_json::to_value(&quote).unwrap();
-    entry["type"] = json!("tpm");
-    let unsigned = json!({
-        "challenge": challenge,
-        "tenant_id": "tenant-a",
-        "operator_id": "op-a1",
-        "execution_fingerprint": runner.execution,
-        "runner_nonce": EvidenceNonce::random(),
-        "evidence": {"nonce": nonce, "evidence": [entry]},
-    });
-    let Value::Object(map) = unsigned else {
-        unreachable!()
+    let document = EvidenceDocument {
+        nonce: Some(nonce),
+        evidence: vec![EvidenceEntry::Tpm(quote)],
     };
-    let body = sign_request(&ephemeral, map)
-        .unwrap()
-        .to_string()
-        .into_bytes();
+    let (body, _) = runner.signed(&challenge, "tenant-a", "op-a1", document.to_value());
     let reply = attest(&mut alpha, body).await.expect(200);
 
     let server_cert = super::harness::pem_certs(&gw.layout().server_cert());
@@ -365,8 +369,8 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
     let expected = SessionBinding {
         control_plane: &control_plane,
         challenge: &challenge,
-        tenant: &tenant,
-        operator: &operator,
+        tenant: &"tenant-a".parse().unwrap(),
+        operator: &"op-a1".parse().unwrap(),
         pcr_digest: &hex::decode(pcr_digest).unwrap(),
         ephemeral_key_id: ephemeral.verifying_key().key_id().as_str(),
     }
@@ -458,27 +462,7 @@ async fn malformed_evidence_of_every_type_is_a_4xx_naming_the_fault() {
     ];
     for (name, evidence, status, needle) in cases {
         let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
-        let ephemeral = ephemeral_key(
-            &runner.root,
-            &runner.execution,
-            &"tenant-a".parse().unwrap(),
-            &"op-a1".parse().unwrap(),
-        );
-        let unsigned = json!({
-            "challenge": nonce,
-            "tenant_id": "tenant-a",
-            "operator_id": "op-a1",
-            "execution_fingerprint": runner.execution,
-            "runner_nonce": EvidenceNonce::random(),
-            "evidence": evidence,
-        });
-        let Value::Object(map) = unsigned else {
-            unreachable!()
-        };
-        let body = sign_request(&ephemeral, map)
-            .unwrap()
-            .to_string()
-            .into_bytes();
+        let (body, _) = runner.signed(&nonce, "tenant-a", "op-a1", evidence);
         let reply = attest(&mut alpha, body).await;
         assert_eq!(reply.status, status, "{name}: {}", reply.text());
         let message = reply.json()["error"]["message"]
