@@ -3,19 +3,20 @@
 //! Handlers hand records to the writer and wait for them to be durable: a
 //! response that names a decision id is only sent once that record is on
 //! disk. The writer appends whatever has queued up as one batch with one
-//! `fsync` (the log's `append_batch`), so concurrent requests share syncs.
+//! `fsync` and one signature (the log's `append_batch`), so concurrent
+//! requests share both.
 
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
 use tokio::sync::oneshot;
 
-use crate::log::{DecisionLog, DecisionRecord, NewRecord};
+use crate::log::{Appended, DecisionLog, NewRecord};
 
 /// Most records written per sync.
 const MAX_BATCH: usize = 512;
 
-type Job = (NewRecord, oneshot::Sender<Result<DecisionRecord, String>>);
+type Job = (NewRecord, oneshot::Sender<Result<Appended, String>>);
 
 /// Why a decision could not be logged; the request fails closed (503).
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +46,8 @@ pub fn start(log: DecisionLog) -> Result<(DecisionSink, DecisionWriter), LogUnav
 }
 
 impl DecisionSink {
-    /// Appends `record` and returns it once it is durable.
-    pub async fn append(&self, record: NewRecord) -> Result<DecisionRecord, LogUnavailable> {
+    /// Appends `record` and returns its `seq` and id once it is durable.
+    pub async fn append(&self, record: NewRecord) -> Result<Appended, LogUnavailable> {
         let (reply, written) = oneshot::channel();
         let stopped = || LogUnavailable("the writer has stopped".into());
         match self.jobs.try_send((record, reply)) {

@@ -9,8 +9,11 @@
 //!   ([`Digest::ZERO`](crate::digest::Digest::ZERO) for the first record),
 //!   so removing, reordering or editing any line breaks the chain after it;
 //! - `signature`: a signature, under the context [`SIGNING_CONTEXT`], over
-//!   the JCS of the record without its `signature` member, so editing a
-//!   record breaks its signature.
+//!   the JCS of the record without its `signature` member. The writer signs
+//!   the last record of each write (group commit) and leaves the others in
+//!   that write unsigned: the signed record's `prev` chain covers them, so
+//!   editing any record breaks the signature of the next signed one. The
+//!   last record of a log is always signed.
 //!
 //! [`DecisionLog`] writes the log, [`read_log`] parses it and
 //! [`verify_log`] checks the chain and signatures. `docs/decision-log.md`
@@ -32,7 +35,7 @@ pub use record::{
     RecordSignature, SIGNING_CONTEXT, SignatureBytes,
 };
 pub use verify::{ChainError, VerifiedChain, verify_log};
-pub use writer::{DecisionLog, MAX_SEQ};
+pub use writer::{Appended, DecisionLog, MAX_SEQ};
 
 /// Why the log file could not be read or appended to. Every variant names
 /// the file; those about its contents name the 1-based line.
@@ -69,6 +72,22 @@ pub enum LogError {
         path.display()
     )]
     TornTail {
+        path: PathBuf,
+        line: usize,
+        offset: u64,
+    },
+    /// The log ends with records that no signature covers, starting on
+    /// `line` at byte `offset`: the writer signs the last record of every
+    /// write, so a write was cut short by a crash before it was
+    /// acknowledged (or someone without the key appended them). The log is
+    /// never repaired silently; truncating the file to `offset` bytes drops
+    /// the unsigned records.
+    #[error(
+        "decision log {}: the records from line {line} on are not covered by a signature (a write was cut short); \
+         they start at byte {offset}, truncate the file to {offset} bytes to drop them",
+        path.display()
+    )]
+    UnsignedTail {
         path: PathBuf,
         line: usize,
         offset: u64,
@@ -136,6 +155,7 @@ impl LogError {
     pub fn line(&self) -> Option<usize> {
         match self {
             LogError::TornTail { line, .. }
+            | LogError::UnsignedTail { line, .. }
             | LogError::NotUtf8 { line, .. }
             | LogError::InvalidJson { line, .. }
             | LogError::InvalidRecord { line, .. }

@@ -46,8 +46,14 @@ pub struct DecisionRecord {
     /// SHA-256 of the previous line's bytes (without its `\n`), or
     /// [`Digest::ZERO`] for the first record.
     pub prev: Digest,
-    /// The signature over every other member (see [`DecisionRecord::signing_input`]).
-    pub signature: RecordSignature,
+    /// The signature over every other member (see
+    /// [`DecisionRecord::signing_input`]). The writer signs the last record
+    /// of every write (a group commit); the records before it in the same
+    /// write carry none, because the signed record's `prev` chain commits
+    /// to each of them (docs/decision-log.md, "Signatures"). A log's last
+    /// record is always signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<RecordSignature>,
 }
 
 /// The input a decision was made on.
@@ -74,8 +80,12 @@ pub struct RecordSignature {
 
 impl DecisionRecord {
     /// The bytes the signature covers: the RFC 8785 (JCS) canonical JSON of
-    /// this record with the `signature` member removed.
+    /// this record with the `signature` member removed. For a record
+    /// without a signature, that is its log line.
     pub fn signing_input(&self) -> Result<Vec<u8>, serde_json::Error> {
+        if self.signature.is_none() {
+            return serde_jcs::to_vec(self);
+        }
         let mut value = serde_json::to_value(self)?;
         if let serde_json::Value::Object(members) = &mut value {
             members.remove("signature");

@@ -93,7 +93,8 @@ fn edit_record(path: &Path, index: usize, edit: impl FnOnce(&mut DecisionRecord)
 
 fn resign(record: &mut DecisionRecord, key: &SigningKey) {
     let message = record.signing_input().unwrap();
-    record.signature.value = SignatureBytes(key.sign(SIGNING_CONTEXT, &message).unwrap());
+    let signature = record.signature.as_mut().expect("a signed record");
+    signature.value = SignatureBytes(key.sign(SIGNING_CONTEXT, &message).unwrap());
 }
 
 fn verify_file(path: &Path, key: &VerifyingKey) -> Result<VerifiedChain, ChainError> {
@@ -107,16 +108,25 @@ fn clean_logs_verify_for_both_algorithms() {
         let path = dir.path().join("log.jsonl");
         let (key, verifying) = key_pair(alg);
         let mut log = DecisionLog::open(&path, key).unwrap();
-        let mut written = vec![log.append(entry(0)).unwrap(), log.append(entry(1)).unwrap()];
-        written.extend(
-            log.append_batch(vec![entry(2), entry(3), entry(4)])
-                .unwrap(),
-        );
+        let written = [log.append(entry(0)).unwrap(), log.append(entry(1)).unwrap()];
+        let batch = log
+            .append_batch(vec![entry(2), entry(3), entry(4)])
+            .unwrap();
 
         let entries = read_log(&path).unwrap();
         assert_eq!(
-            entries.iter().map(|e| &e.record).collect::<Vec<_>>(),
+            entries[..2].iter().map(|e| &e.record).collect::<Vec<_>>(),
             written.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            batch,
+            entries[2..]
+                .iter()
+                .map(|e| Appended {
+                    seq: e.record.seq,
+                    id: e.record.id
+                })
+                .collect::<Vec<_>>()
         );
         let verified = verify_log(&entries, &verifying).unwrap();
         assert_eq!(
@@ -134,8 +144,13 @@ fn clean_logs_verify_for_both_algorithms() {
             assert_eq!(e.record.seq, i as u64);
             assert_eq!(e.record.v, 1);
             assert_eq!(e.record.input.evaluated_at, e.record.timestamp);
-            assert_eq!(e.record.signature.alg, alg);
-            assert_eq!(&e.record.signature.kid, verifying.key_id());
+            // A batch signs only its last record.
+            let signature = e.record.signature.as_ref();
+            assert_eq!(signature.is_some(), i != 2 && i != 3, "record {i}");
+            if let Some(signature) = signature {
+                assert_eq!(signature.alg, alg);
+                assert_eq!(&signature.kid, verifying.key_id());
+            }
             if i > 0 {
                 assert_eq!(e.record.prev, Digest::of(entries[i - 1].raw.as_bytes()));
             }
@@ -402,7 +417,9 @@ fn verifying_with_another_key_fails_at_the_first_record() {
 #[test]
 fn a_wrong_algorithm_or_version_is_named() {
     let (_dir, path, key) = sample_log(3);
-    edit_record(&path, 1, |r| r.signature.alg = SignatureAlgorithm::MlDsa65);
+    edit_record(&path, 1, |r| {
+        r.signature.as_mut().unwrap().alg = SignatureAlgorithm::MlDsa65
+    });
     let err = verify_file(&path, key.verifying_key()).unwrap_err();
     assert!(
         matches!(
@@ -617,7 +634,8 @@ fn the_documented_example_verifies() {
     let framed = [b"verdict/decision-record/v1\0", unsigned.as_bytes()].concat();
     let raw_key =
         ed25519_dalek::VerifyingKey::from_bytes(&key.spki_der()[12..].try_into().unwrap()).unwrap();
-    let signature = ed25519_dalek::Signature::from_slice(&record.signature.value.0).unwrap();
+    let signature =
+        ed25519_dalek::Signature::from_slice(&record.signature.as_ref().unwrap().value.0).unwrap();
     raw_key.verify_strict(&framed, &signature).unwrap();
 }
 
@@ -648,4 +666,128 @@ fn timestamps_on_whole_seconds_stay_canonical() {
         entries[1].raw
     );
     verify_log(&entries, log.verifying_key()).unwrap();
+}
+
+/// A log of one batch of `n` records: only the last is signed.
+fn batch_log(n: u64) -> (tempfile::TempDir, PathBuf, SigningKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    let key = SigningKey::generate(SignatureAlgorithm::Ed25519);
+    let mut log = DecisionLog::open(&path, copy(&key)).unwrap();
+    log.append_batch((0..n).map(entry).collect()).unwrap();
+    (dir, path, key)
+}
+
+#[test]
+fn a_batch_is_signed_once_at_its_end() {
+    let (_dir, path, key) = batch_log(4);
+    let entries = read_log(&path).unwrap();
+    let signed: Vec<bool> = entries
+        .iter()
+        .map(|e| e.record.signature.is_some())
+        .collect();
+    assert_eq!(signed, [false, false, false, true]);
+    assert!(!entries[0].raw.contains("\"signature\""));
+    assert_eq!(
+        verify_log(&entries, key.verifying_key()).unwrap().records,
+        4
+    );
+}
+
+#[test]
+fn editing_an_unsigned_record_breaks_the_chain_to_the_signed_one() {
+    // A careful forger keeps the edited record canonical and then fixes
+    // every later `prev`; the batch's one signature still catches it.
+    let (_dir, path, key) = batch_log(4);
+    edit_record(&path, 1, |r| r.decision.allow = !r.decision.allow);
+    let err = verify_file(&path, key.verifying_key()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::BrokenChain {
+                line: 3,
+                seq: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    for index in 2..4 {
+        let all = lines(&path);
+        let prev = Digest::of(all[index - 1].as_bytes());
+        edit_record(&path, index, |r| r.prev = prev);
+    }
+    let err = verify_file(&path, key.verifying_key()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::BadSignature {
+                line: 4,
+                seq: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn records_appended_without_a_signature_are_an_unsigned_tail() {
+    let (_dir, path, key) = sample_log(2);
+    let verifying = key.verifying_key().clone();
+    let mut all = lines(&path);
+    for seq in 2..4 {
+        let prev = Digest::of(all.last().unwrap().as_bytes());
+        let mut record: DecisionRecord = serde_json::from_str(&all[0]).unwrap();
+        (record.seq, record.prev, record.signature) = (seq, prev, None);
+        all.push(record.canonical_json().unwrap());
+    }
+    write_lines(&path, &all);
+    let err = verify_file(&path, &verifying).unwrap_err();
+    assert_eq!(err, ChainError::UnsignedTail { line: 3, seq: 2 });
+
+    // The writer refuses to continue the chain, and names the cut.
+    let offset = (all[0].len() + all[1].len() + 2) as u64;
+    let err = DecisionLog::open(&path, key).unwrap_err();
+    assert!(
+        matches!(&err, LogError::UnsignedTail { line: 3, offset: o, .. } if *o == offset),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("truncate the file to {offset} bytes"))
+    );
+}
+
+#[test]
+fn stripping_the_last_signature_leaves_an_unsigned_tail() {
+    let (_dir, path, key) = batch_log(3);
+    edit_record(&path, 2, |r| r.signature = None);
+    let err = verify_file(&path, key.verifying_key()).unwrap_err();
+    assert_eq!(err, ChainError::UnsignedTail { line: 1, seq: 0 });
+    let err = DecisionLog::open(&path, key).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::UnsignedTail {
+                line: 1,
+                offset: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_null_signature_is_not_canonical() {
+    let (_dir, path, key) = batch_log(2);
+    let mut all = lines(&path);
+    all[0] = all[0].replacen("\"seq\":0", "\"seq\":0,\"signature\":null", 1);
+    write_lines(&path, &all);
+    let err = verify_file(&path, key.verifying_key()).unwrap_err();
+    assert!(
+        matches!(err, ChainError::NonCanonical { line: 1, .. }),
+        "{err}"
+    );
 }

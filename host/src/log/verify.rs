@@ -73,6 +73,14 @@ pub enum ChainError {
         seq: u64,
         source: SignatureError,
     },
+    /// The log ends with records no signature covers: from this record to
+    /// the last, none is signed. The writer signs the last record of every
+    /// write, so either a write was cut short before it was acknowledged,
+    /// or the records were appended by someone without the key.
+    #[error(
+        "record {seq} (line {line}) and every record after it are unsigned: no signature covers the end of the log"
+    )]
+    UnsignedTail { line: usize, seq: u64 },
 }
 
 impl ChainError {
@@ -85,7 +93,8 @@ impl ChainError {
             | ChainError::NonCanonical { line, .. }
             | ChainError::UnknownKey { line, .. }
             | ChainError::AlgorithmMismatch { line, .. }
-            | ChainError::BadSignature { line, .. } => *line,
+            | ChainError::BadSignature { line, .. }
+            | ChainError::UnsignedTail { line, .. } => *line,
         }
     }
 
@@ -98,7 +107,8 @@ impl ChainError {
             | ChainError::NonCanonical { seq, .. }
             | ChainError::UnknownKey { seq, .. }
             | ChainError::AlgorithmMismatch { seq, .. }
-            | ChainError::BadSignature { seq, .. } => *seq,
+            | ChainError::BadSignature { seq, .. }
+            | ChainError::UnsignedTail { seq, .. } => *seq,
         }
     }
 }
@@ -109,16 +119,30 @@ impl ChainError {
 /// For each record in order it checks: the version is [`RECORD_VERSION`];
 /// `seq` is its 0-based position; `prev` is the digest of the previous raw
 /// line ([`Digest::ZERO`] for the first); the raw line is exactly the JCS of
-/// the record; the signature names `key` and its algorithm; and the
-/// signature verifies under [`SIGNING_CONTEXT`]. Success means every line
-/// is byte for byte as the holder of `key` wrote it, in the order written,
-/// with nothing removed or inserted. It cannot tell whether records were cut
+/// the record; and, if the record is signed, that the signature names `key`
+/// and its algorithm and verifies under [`SIGNING_CONTEXT`]. Finally the
+/// last record must be signed ([`ChainError::UnsignedTail`]).
+///
+/// A signature covers its record's `prev`, which is the digest of the line
+/// before, whose `prev` covers the line before that, and so on: so the last
+/// record's signature covers every line, and success means every line is
+/// byte for byte as the holder of `key` wrote it, in the order written, with
+/// nothing removed or inserted. It cannot tell whether whole writes were cut
 /// off the end: compare [`VerifiedChain::head`] with a head recorded earlier.
 pub fn verify_log(entries: &[LogEntry], key: &VerifyingKey) -> Result<VerifiedChain, ChainError> {
     let mut head = Digest::ZERO;
+    let mut first_unsigned = None;
     for (position, entry) in entries.iter().enumerate() {
-        verify_entry(entry, position as u64, head, key)?;
+        let signed = verify_entry(entry, position as u64, head, key)?;
+        first_unsigned = match (signed, first_unsigned) {
+            (true, _) => None,
+            (false, None) => Some((entry.line, entry.record.seq)),
+            (false, earlier) => earlier,
+        };
         head = Digest::of(entry.raw.as_bytes());
+    }
+    if let Some((line, seq)) = first_unsigned {
+        return Err(ChainError::UnsignedTail { line, seq });
     }
     Ok(VerifiedChain {
         records: entries.len(),
@@ -126,12 +150,13 @@ pub fn verify_log(entries: &[LogEntry], key: &VerifyingKey) -> Result<VerifiedCh
     })
 }
 
+/// Checks one record; `true` if it is signed (and the signature verified).
 fn verify_entry(
     entry: &LogEntry,
     position: u64,
     prev: Digest,
     key: &VerifyingKey,
-) -> Result<(), ChainError> {
+) -> Result<bool, ChainError> {
     let (line, record) = (entry.line, &entry.record);
     let seq = record.seq;
     if record.v != RECORD_VERSION {
@@ -157,7 +182,9 @@ fn verify_entry(
         });
     }
     check_canonical(entry)?;
-    let signature = &record.signature;
+    let Some(signature) = &record.signature else {
+        return Ok(false);
+    };
     if &signature.kid != key.key_id() {
         return Err(ChainError::UnknownKey {
             line,
@@ -183,7 +210,8 @@ fn verify_entry(
             column: 1,
         })?;
     key.verify(SIGNING_CONTEXT, &message, &signature.value.0)
-        .map_err(|source| ChainError::BadSignature { line, seq, source })
+        .map_err(|source| ChainError::BadSignature { line, seq, source })?;
+    Ok(true)
 }
 
 fn check_canonical(entry: &LogEntry) -> Result<(), ChainError> {

@@ -1,7 +1,7 @@
 //! Appending to a decision log.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::reader::{check_regular_file, parse_line};
@@ -45,6 +45,21 @@ pub struct DecisionLog {
     next_seq: u64,
     prev: Digest,
     poisoned: bool,
+}
+
+/// A record [`DecisionLog::append_batch`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Its position in the log.
+    pub seq: u64,
+    /// Its decision id.
+    pub id: DecisionId,
+}
+
+/// A record's line and id.
+struct Encoded {
+    line: String,
+    id: DecisionId,
 }
 
 /// Where an existing log's chain ends.
@@ -94,38 +109,44 @@ impl DecisionLog {
     /// parse it back.
     pub fn append(&mut self, entry: NewRecord) -> Result<DecisionRecord, LogError> {
         self.check_usable()?;
-        let (line, record) = self.seal(self.next_seq, self.prev, entry)?;
+        let seq = self.next_seq;
+        let line = self.encode(seq, self.prev, entry, true)?.line;
         let head = Digest::of(line.as_bytes());
         let mut buffer = line.into_bytes();
         buffer.push(b'\n');
-        self.commit(&buffer, record.seq + 1, head)?;
-        Ok(record)
+        self.commit(&buffer, seq + 1, head)?;
+        // Parsing the line back gives the caller the record as a reader will
+        // see it: JCS turns every number into a double, so a claim such as
+        // 2^64 - 1 comes back as 18446744073709552000.
+        serde_json::from_slice(&buffer).map_err(|source| LogError::Encode { seq, source })
     }
 
-    /// Signs `entries` as the next records, in order, appends them with one
-    /// write and syncs once (group commit). Returns the records as
-    /// [`read_log`](super::read_log) will parse them back. An empty batch
-    /// writes nothing.
-    pub fn append_batch(
-        &mut self,
-        entries: Vec<NewRecord>,
-    ) -> Result<Vec<DecisionRecord>, LogError> {
+    /// Appends `entries` as the next records, in order, with one write and
+    /// one sync (group commit), and returns each one's `seq` and id. Only
+    /// the last record is signed: its signature covers the others through
+    /// the hash chain, so a batch costs one signature however large it is.
+    /// An empty batch writes nothing.
+    pub fn append_batch(&mut self, entries: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
         self.check_usable()?;
         let (mut seq, mut head) = (self.next_seq, self.prev);
+        let last = entries.len().checked_sub(1);
         let mut buffer = Vec::new();
-        let mut records = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let (line, record) = self.seal(seq, head, entry)?;
-            head = Digest::of(line.as_bytes());
-            buffer.extend_from_slice(line.as_bytes());
+        let mut appended = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.into_iter().enumerate() {
+            let encoded = self.encode(seq, head, entry, Some(index) == last)?;
+            head = Digest::of(encoded.line.as_bytes());
+            buffer.extend_from_slice(encoded.line.as_bytes());
             buffer.push(b'\n');
-            records.push(record);
+            appended.push(Appended {
+                seq,
+                id: encoded.id,
+            });
             seq += 1;
         }
-        if !records.is_empty() {
+        if !appended.is_empty() {
             self.commit(&buffer, seq, head)?;
         }
-        Ok(records)
+        Ok(appended)
     }
 
     /// The path of the log file.
@@ -149,61 +170,41 @@ impl DecisionLog {
         self.signer.verifying_key()
     }
 
-    /// Builds and signs record `seq`, returning its line (without `\n`) and
-    /// the record as parsed back from that line.
-    fn seal(
+    /// Builds record `seq` and its line (without `\n`), signed if `sign`.
+    fn encode(
         &self,
         seq: u64,
         prev: Digest,
         entry: NewRecord,
-    ) -> Result<(String, DecisionRecord), LogError> {
+        sign: bool,
+    ) -> Result<Encoded, LogError> {
         if seq > MAX_SEQ {
             return Err(LogError::SequenceExhausted {
                 path: self.path.clone(),
             });
         }
-        let mut record = self.unsigned(seq, prev, entry);
-        let message = record
-            .signing_input()
-            .map_err(|source| LogError::Encode { seq, source })?;
-        let signature = self
-            .signer
-            .sign(SIGNING_CONTEXT, &message)
-            .map_err(|source| LogError::Sign { seq, source })?;
-        record.signature.value = SignatureBytes(signature);
-        let line = record
-            .canonical_json()
-            .map_err(|source| LogError::Encode { seq, source })?;
-        // Parsing the line back gives the caller the record as a reader will
-        // see it: JCS turns every number into a double, so a claim such as
-        // 2^64 - 1 comes back as 18446744073709552000.
-        let record =
-            serde_json::from_str(&line).map_err(|source| LogError::Encode { seq, source })?;
-        Ok((line, record))
-    }
-
-    /// Record `seq` with an empty signature value (which the signing input
-    /// leaves out anyway).
-    fn unsigned(&self, seq: u64, prev: Digest, entry: NewRecord) -> DecisionRecord {
-        DecisionRecord {
-            v: RECORD_VERSION,
-            seq,
-            id: DecisionId::random(),
-            timestamp: entry.timestamp,
-            request_id: entry.request_id,
-            policy: entry.policy,
-            input: RecordInput {
-                claims: entry.claims,
-                evaluated_at: entry.timestamp,
-            },
-            decision: entry.decision,
-            prev,
-            signature: RecordSignature {
+        let encode_error = |source| LogError::Encode { seq, source };
+        let mut record = unsigned(seq, prev, entry);
+        // Without a signature, the line is the signing input.
+        let unsigned_line = record.canonical_json().map_err(encode_error)?;
+        let line = if sign {
+            let signature = self
+                .signer
+                .sign(SIGNING_CONTEXT, unsigned_line.as_bytes())
+                .map_err(|source| LogError::Sign { seq, source })?;
+            record.signature = Some(RecordSignature {
                 alg: self.signer.algorithm(),
                 kid: self.signer.key_id().clone(),
-                value: SignatureBytes(Vec::new()),
-            },
-        }
+                value: SignatureBytes(signature),
+            });
+            record.canonical_json().map_err(encode_error)?
+        } else {
+            unsigned_line
+        };
+        Ok(Encoded {
+            line,
+            id: record.id,
+        })
     }
 
     fn check_usable(&self) -> Result<(), LogError> {
@@ -236,6 +237,25 @@ impl DecisionLog {
         tracing::debug!(path = %self.path.display(), first = self.next_seq, count, "appended decision records");
         (self.next_seq, self.prev) = (next_seq, head);
         Ok(())
+    }
+}
+
+/// Record `seq`, without a signature.
+fn unsigned(seq: u64, prev: Digest, entry: NewRecord) -> DecisionRecord {
+    DecisionRecord {
+        v: RECORD_VERSION,
+        seq,
+        id: DecisionId::random(),
+        timestamp: entry.timestamp,
+        request_id: entry.request_id,
+        policy: entry.policy,
+        input: RecordInput {
+            claims: entry.claims,
+            evaluated_at: entry.timestamp,
+        },
+        decision: entry.decision,
+        prev,
+        signature: None,
     }
 }
 
@@ -331,18 +351,56 @@ fn find_tail(file: &File, path: &Path, signer: &SigningKey) -> Result<Tail, LogE
         });
     };
     let (raw, record) = parse_line(path, count, content)?;
-    check_tail(path, count, &record, signer)?;
+    let Some(signature) = &record.signature else {
+        return Err(unsigned_tail(file, path)?);
+    };
+    check_tail(path, count, &record, signature, signer)?;
     Ok(Tail {
         next_seq: record.seq + 1,
         prev: Digest::of(raw.as_bytes()),
     })
 }
 
-/// Checks that the chain can be continued after `record`, on line `line`.
+/// For a log whose last record is unsigned: the [`LogError::UnsignedTail`]
+/// naming where the unsigned records start.
+fn unsigned_tail(file: &File, path: &Path) -> Result<LogError, LogError> {
+    let read_error = |source| LogError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    (&*file).seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let (mut count, mut offset) = (0usize, 0u64);
+    let (mut first_unsigned_line, mut first_unsigned_offset) = (1, 0);
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(read_error)?;
+        if read == 0 {
+            break;
+        }
+        count += 1;
+        let content = line.strip_suffix(b"\n").unwrap_or(&line);
+        let (_, record) = parse_line(path, count, content)?;
+        offset += read as u64;
+        if record.signature.is_some() {
+            (first_unsigned_line, first_unsigned_offset) = (count + 1, offset);
+        }
+    }
+    Ok(LogError::UnsignedTail {
+        path: path.to_owned(),
+        line: first_unsigned_line,
+        offset: first_unsigned_offset,
+    })
+}
+
+/// Checks that the chain can be continued after `record`, on line `line`,
+/// signed with `signature`.
 fn check_tail(
     path: &Path,
     line: usize,
     record: &DecisionRecord,
+    signature: &RecordSignature,
     signer: &SigningKey,
 ) -> Result<(), LogError> {
     let expected = line as u64 - 1;
@@ -354,8 +412,8 @@ fn check_tail(
             found: record.seq,
         });
     }
-    if &record.signature.kid != signer.key_id() {
-        let (expected, found) = (signer.key_id().clone(), record.signature.kid.clone());
+    if &signature.kid != signer.key_id() {
+        let (expected, found) = (signer.key_id().clone(), signature.kid.clone());
         return Err(LogError::ForeignKey {
             path: path.to_owned(),
             line,
