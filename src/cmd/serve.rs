@@ -2,15 +2,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use verdict_host::gateway::app::AppState;
 use verdict_host::gateway::config::GatewayConfig;
 use verdict_host::gateway::config::dev::{DevPolicies, DevSetup};
-use verdict_host::gateway::routes::router;
-use verdict_host::gateway::serve::serve_mtls;
+use verdict_host::gateway::routes::{operations_router, router};
+use verdict_host::gateway::serve::{serve_mtls, serve_plaintext};
 use verdict_host::gateway::tls::{TlsFiles, server_config};
 
 use crate::{Outcome, embedded, files};
@@ -53,11 +56,6 @@ pub const DEV_POLICIES: DevPolicies<'static> = DevPolicies {
 
 async fn serve(args: Args) -> Result<Outcome> {
     let config = load(&args)?;
-    if let Some(addr) = config.plaintext_listen() {
-        bail!(
-            "plaintext_listen ({addr}) is configured but not supported by this version; remove it"
-        );
-    }
     let policies = files::runtime()?;
     let (state, writer) = AppState::build(&config, &policies).await?;
     let tls = config.tls();
@@ -75,14 +73,26 @@ async fn serve(args: Args) -> Result<Outcome> {
         listener.local_addr()?
     );
     eprintln!("decision log: {}", config.decision_log().path().display());
+    let (stop, stopped) = watch::channel(());
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.send_replace(());
+    });
+    let plaintext = match config.plaintext_listen() {
+        Some(addr) => Some(serve_operations(addr, &state, stopped.clone()).await?),
+        None => None,
+    };
     serve_mtls(
         listener,
         tls,
         router(state.clone()),
-        shutdown_signal(),
+        until_changed(stopped),
         DRAIN,
     )
     .await?;
+    if let Some(plaintext) = plaintext {
+        plaintext.await.context("the plaintext listener")??;
+    }
     drop(state);
     // Every answered request was logged durably before its response; this
     // waits for the writer to finish whatever is still queued.
@@ -92,6 +102,33 @@ async fn serve(args: Args) -> Result<Outcome> {
     }
     eprintln!("stopped");
     Ok(Outcome::Ok)
+}
+
+/// Starts the explicitly configured plaintext listener, which serves only
+/// `/healthz` and `/metrics`, until `stopped` changes.
+async fn serve_operations(
+    addr: SocketAddr,
+    state: &Arc<AppState>,
+    stopped: watch::Receiver<()>,
+) -> Result<JoinHandle<std::io::Result<()>>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} (plaintext_listen)"))?;
+    eprintln!(
+        "plaintext listener on http://{} (only /healthz and /metrics)",
+        listener.local_addr()?
+    );
+    Ok(tokio::spawn(serve_plaintext(
+        listener,
+        operations_router(state.clone()),
+        until_changed(stopped),
+        DRAIN,
+    )))
+}
+
+/// Resolves when the shutdown signal was sent (or its sender is gone).
+async fn until_changed(mut stopped: watch::Receiver<()>) {
+    let _ = stopped.changed().await;
 }
 
 fn load(args: &Args) -> Result<GatewayConfig> {

@@ -345,14 +345,19 @@ struct Served {
     addr: String,
 }
 
+/// A loopback address with a port that was free a moment ago.
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 impl Served {
     fn start(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_addr();
         let child = Command::new(env!("CARGO_BIN_EXE_verdict"))
             .args(["serve", "--dev", path(dir), "--listen", &addr])
             .env("VERDICT_CACHE_DIR", root().join("target/test-cache"))
@@ -486,5 +491,94 @@ fn sign_helpers_send_from_a_dev_setup_and_from_named_files() {
         "{}{}",
         stdout(&replayed),
         stderr(&replayed)
+    );
+}
+
+/// One plaintext HTTP/1.1 exchange with `addr`; the whole response text.
+fn plain_http(addr: &str, request: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            return response;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on {addr}");
+}
+
+#[test]
+fn an_explicit_plaintext_listener_serves_only_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = dir.path().join("gw");
+    drop(Served::start(&gw));
+    let log = gw.join("decisions.jsonl");
+    let records = || fs::read_to_string(&log).map_or(0, |text| text.lines().count());
+    let plain = free_addr();
+    let config = gw.join("verdict.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let commented = "# plaintext_listen = \"127.0.0.1:8080\"";
+    assert!(
+        text.contains(commented),
+        "the dev config documents the option"
+    );
+    fs::write(
+        &config,
+        text.replace(commented, &format!("plaintext_listen = \"{plain}\"")),
+    )
+    .unwrap();
+    let served = Served::start(&gw);
+
+    let health = plain_http(
+        &plain,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("ok\n"), "{health}");
+    let metrics = || {
+        plain_http(
+            &plain,
+            "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+    };
+    let empty = metrics();
+    assert!(empty.starts_with("HTTP/1.1 200"), "{empty}");
+    assert!(empty.ends_with("# EOF\n"), "{empty}");
+
+    // A signed message sent without TLS reaches no handler and no log.
+    let before = records();
+    let body = "{}";
+    let telemetry = plain_http(
+        &plain,
+        &format!(
+            "POST /v1/telemetry HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(telemetry.starts_with("HTTP/1.1 404"), "{telemetry}");
+    assert!(telemetry.contains("need mTLS"), "{telemetry}");
+    assert_eq!(records(), before, "nothing was logged");
+
+    // The mTLS listener still serves the signed routes.
+    let sent = verdict(&[
+        "sign-telemetry",
+        "--dev",
+        path(&gw),
+        "--execution-hash",
+        &"c".repeat(64),
+        "--measurement-hash",
+        &"d".repeat(64),
+        "--send",
+        &served.addr,
+    ]);
+    assert!(stdout(&sent).starts_with("202 "), "{}", stdout(&sent));
+    assert_eq!(records(), before + 1);
+    let counted = metrics();
+    assert!(
+        counted.contains("verdict_requests_total{route=\"telemetry\",status=\"202\"} 1"),
+        "{counted}"
     );
 }

@@ -28,7 +28,7 @@ use crate::policy::builtin::{ENGINE_VERSIONS, HOST_VERSION};
 use crate::policy::{Decision, Policy, PolicyIdentity, PolicyKind};
 use crate::timestamp::Timestamp;
 
-/// The gateway's routes over `state`.
+/// The gateway's routes over `state`, for the mTLS listener.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/telemetry", post(telemetry))
@@ -37,20 +37,42 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/challenge", post(challenge))
         .route("/v1/attest", post(attest))
         .route("/.well-known/jwks.json", get(jwks))
+        .merge(operations())
+        .fallback(|| async { not_found("no such route") })
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The routes of the plaintext listener (`plaintext_listen`): only
+/// `GET /healthz` and `GET /metrics`, which carry no tenant data. Every
+/// other path is 404 there, so a signed message sent without TLS never
+/// reaches a handler and is never logged.
+pub fn operations_router(state: Arc<AppState>) -> Router {
+    operations()
+        .fallback(|| async {
+            not_found("the plaintext listener serves only /healthz and /metrics; the other routes need mTLS")
+        })
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+fn operations() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response_for("")
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route takes another method",
-            )
-            .into_response_for("")
-        })
-        .with_state(state)
+}
+
+fn not_found(message: &str) -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into_response_for("")
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route takes another method",
+    )
+    .into_response_for("")
 }
 
 /// A request that passed the checks every route shares.

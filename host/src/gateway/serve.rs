@@ -88,9 +88,57 @@ pub async fn serve_mtls(
             }
         });
     }
+    drain_connections(graceful, drain).await;
+    Ok(())
+}
+
+/// Serves `app` over plaintext HTTP on `listener` until `shutdown`
+/// resolves, then stops accepting and waits for in-flight connections (at
+/// most `drain`).
+///
+/// Requests carry no [`PeerCertificate`], so a route that needs a service
+/// identity refuses them; pass only the operations routes
+/// ([`operations_router`](super::routes::operations_router)).
+pub async fn serve_plaintext(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                app.clone().oneshot(request)
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drain_connections(graceful, drain).await;
+    Ok(())
+}
+
+/// Waits for the connections `graceful` watches to finish, at most `drain`.
+async fn drain_connections(graceful: GracefulShutdown, drain: Duration) {
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => tracing::warn!("connections still open after the drain period"),
     }
-    Ok(())
 }

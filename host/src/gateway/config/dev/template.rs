@@ -22,7 +22,8 @@ pub(super) fn verdict_toml(identities: &[TemplateIdentity<'_>]) -> String {
 # The format is described in docs/gateway-config.md.
 
 listen = "{listen}"
-# A plaintext (no TLS) listener is off unless set:
+# A plaintext (no TLS) listener for /healthz and /metrics only (for
+# probes and scrapers); off unless set:
 # plaintext_listen = "127.0.0.1:8080"
 
 [tls]
