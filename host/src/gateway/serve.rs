@@ -9,9 +9,9 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -40,24 +40,10 @@ pub async fn serve_mtls(
     drain: Duration,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    accept_until(listener, shutdown, drain, move |tcp, watcher| {
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
@@ -81,14 +67,10 @@ pub async fn serve_mtls(
                     request.extensions_mut().insert(peer);
                     app.clone().oneshot(request)
                 });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
-    }
-    drain_connections(graceful, drain).await;
+            serve_connection(TokioIo::new(tls), service, watcher).await;
+        }
+    })
+    .await;
     Ok(())
 }
 
@@ -105,6 +87,27 @@ pub async fn serve_plaintext(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
+    accept_until(listener, shutdown, drain, move |tcp, watcher| {
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            app.clone().oneshot(request)
+        });
+        serve_connection(TokioIo::new(tcp), service, watcher)
+    })
+    .await;
+    Ok(())
+}
+
+/// Accepts connections on `listener` and spawns `connection` for each until
+/// `shutdown` resolves, then waits for them to finish (at most `drain`).
+async fn accept_until<F>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+    mut connection: impl FnMut(TcpStream, Watcher) -> F,
+) where
+    F: Future<Output = ()> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -118,21 +121,30 @@ pub async fn serve_plaintext(
             },
             () = &mut shutdown => break,
         };
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                app.clone().oneshot(request)
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tcp), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
+        tokio::spawn(connection(tcp, graceful.watcher()));
     }
     drain_connections(graceful, drain).await;
-    Ok(())
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on `io` until the connection ends or a
+/// graceful shutdown finishes it.
+async fn serve_connection<I, S, B>(io: I, service: S, watcher: Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(io, service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }
 
 /// Waits for the connections `graceful` watches to finish, at most `drain`.
