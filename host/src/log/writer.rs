@@ -27,7 +27,9 @@ pub const MAX_SEQ: u64 = 1 << 53;
 /// loss. A batch is written with one write and synced once (group commit):
 /// either all its records were acknowledged or none was, but after a crash
 /// during the call any prefix of the batch, possibly ending in a torn line,
-/// may be on disk. Creating the log also syncs its directory, so the file
+/// may be on disk. A proper prefix lacks the batch's one signature, so
+/// [`open`](Self::open) then reports [`LogError::TornTail`] or
+/// [`LogError::UnsignedTail`] with the offset to truncate to. Creating the log also syncs its directory, so the file
 /// itself survives a crash.
 ///
 /// # Integrity
