@@ -111,7 +111,7 @@ fn main() -> Result<()> {
         Duration::from_secs(seconds),
     ))?;
     drop(runtime);
-    let gateway_cpu = gateway.stop()?;
+    gateway.stop()?;
 
     let rate = ok as f64 / elapsed.as_secs_f64();
     pin_self(&split.gateway)?;
@@ -128,10 +128,6 @@ fn main() -> Result<()> {
     );
     println!(
         "gateway:               {rate:.0} accepted requests/s ({ok} accepted, {other} other, {elapsed:.1?})"
-    );
-    println!(
-        "gateway CPU:           {:.0} µs per accepted request",
-        gateway_cpu.as_secs_f64() * 1e6 / ok.max(1) as f64
     );
     println!(
         "ed25519 verify_strict: {verifies:.0} verifies/s on {} thread(s)",
@@ -309,29 +305,14 @@ impl GatewayChild {
     }
 
     /// Closes the child's stdin, which shuts the gateway down gracefully,
-    /// and returns the CPU time the child used.
-    fn stop(mut self) -> Result<Duration> {
+    /// and waits for it.
+    fn stop(mut self) -> Result<()> {
         drop(self.child.stdin.take());
         let status = self.child.wait()?;
         anyhow::ensure!(status.success(), "the gateway child failed: {status}");
-        children_cpu_time()
+        Ok(())
     }
 }
-
-/// User plus system CPU time of this process's waited-for children.
-fn children_cpu_time() -> Result<Duration> {
-    let stat = fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command name (which may hold spaces) start at state.
-    let after = stat.rsplit_once(')').context("/proc/self/stat")?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // cutime and cstime are fields 16 and 17 of stat(5), here 14 and 15
-    // counting from the state field as 1 (index 0).
-    let ticks: u64 = fields[13].parse::<u64>()? + fields[14].parse::<u64>()?;
-    Ok(Duration::from_secs_f64(ticks as f64 / CLOCK_TICKS_PER_SEC))
-}
-
-/// `sysconf(_SC_CLK_TCK)` on Linux.
-const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 /// The gateway child: serves the config, plus the floor routes, on
 /// `threads` worker threads until its stdin closes, then shuts down and

@@ -134,11 +134,11 @@ pub fn verify_log(entries: &[LogEntry], key: &VerifyingKey) -> Result<VerifiedCh
     let mut first_unsigned = None;
     for (position, entry) in entries.iter().enumerate() {
         let signed = verify_entry(entry, position as u64, head, key)?;
-        first_unsigned = match (signed, first_unsigned) {
-            (true, _) => None,
-            (false, None) => Some((entry.line, entry.record.seq)),
-            (false, earlier) => earlier,
-        };
+        if signed {
+            first_unsigned = None;
+        } else {
+            first_unsigned.get_or_insert((entry.line, entry.record.seq));
+        }
         head = Digest::of(entry.raw.as_bytes());
     }
     if let Some((line, seq)) = first_unsigned {
