@@ -13,7 +13,7 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use serde_json::Value;
 use verdict_host::crypto::{SignatureAlgorithm, SigningKey};
 use verdict_host::evidence::memory::region::{FileRange, InMemory, Protection, RegionSource};
-use verdict_host::evidence::memory::report::{self, MemoryAppraisal, ReportRequest};
+use verdict_host::evidence::memory::report::{self, DriftMode, MemoryAppraisal, ReportRequest};
 use verdict_host::evidence::memory::snapshot::{digest_bytes, digest_source, sha3_256};
 use verdict_host::evidence::{EvidenceDocument, EvidenceEntry, EvidenceNonce, sev_snp, tpm};
 use verdict_host::timestamp::Timestamp;
@@ -52,7 +52,10 @@ fn verification(c: &mut Criterion) {
         b.iter(|| sev_snp::verify(black_box(entry), None).expect("valid"))
     });
     let (report, nonce) = memory_report();
-    let appraisal = MemoryAppraisal::default();
+    let appraisal = MemoryAppraisal {
+        mode: DriftMode::Lenient,
+        ..MemoryAppraisal::default()
+    };
     group.bench_function("memory_report_ml_dsa_65", |b| {
         b.iter(|| {
             report::verify(

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use verdict_host::crypto::SignatureAlgorithm;
-use verdict_host::evidence::memory::report::{DriftMode, MemoryAppraisal};
+use verdict_host::evidence::memory::report::{DriftMode, MemoryAppraisal, MemoryError};
 use verdict_host::evidence::memory::snapshot::SnapshotDigest;
 use verdict_host::evidence::{
-    self, EvidenceDocument, EvidenceNonce, MAX_DOCUMENT_BYTES, VerifyOptions,
+    self, EntryClaims, EvidenceClaims, EvidenceDocument, EvidenceError, EvidenceNonce,
+    MAX_DOCUMENT_BYTES, VerifyOptions,
 };
 use verdict_host::timestamp::Timestamp;
 
@@ -25,16 +26,18 @@ pub struct Args {
     #[arg(long)]
     nonce: Option<EvidenceNonce>,
     /// An ML-DSA-65 public key (PEM) trusted to sign memory reports; repeat
-    /// for several. Without one, a report's own key is used (and the claims
-    /// say `pinned: false`).
+    /// for several. Without one, a report's own key is used, which anchors
+    /// nothing: the claims say `pinned: false` and a warning says so.
     #[arg(long = "memory-key")]
     memory_keys: Vec<PathBuf>,
     /// Pinned region digests: a JSON object {"<region id>": "<64 hex>"}.
+    /// Every region must match its pin (strict mode) unless --lenient.
     #[arg(long)]
     pins: Option<PathBuf>,
-    /// Fail on any drifted or unpinned region instead of reporting it.
-    #[arg(long, requires = "pins")]
-    strict: bool,
+    /// Report drifted, unpinned and missing regions in the claims instead of
+    /// failing on them (strict mode is the default).
+    #[arg(long)]
+    lenient: bool,
     /// Clock skew tolerated on memory-report times, in seconds.
     #[arg(long, default_value_t = 30)]
     skew: u64,
@@ -58,11 +61,43 @@ pub fn run(args: Args) -> Result<Outcome> {
             if args.nonce.is_none() {
                 eprintln!("note: no --nonce given, so freshness was not checked");
             }
+            warn_unanchored(&claims);
             Ok(Outcome::Ok)
         }
         Err(error) => {
             eprintln!("invalid: {}: {error}", args.file.display());
+            if matches!(
+                &error,
+                EvidenceError::Memory {
+                    source: MemoryError::Unpinned(_),
+                    ..
+                }
+            ) {
+                eprintln!("hint: give its digest with --pins, or --lenient to report it");
+            }
             Ok(Outcome::Denied)
+        }
+    }
+}
+
+/// Says on stderr which entries verified without anything the verifier
+/// configured vouching for their key: such a signature proves only that
+/// whoever sent the entry holds the key it carries.
+fn warn_unanchored(claims: &EvidenceClaims) {
+    for (index, entry) in claims.evidence.iter().enumerate() {
+        match entry {
+            EntryClaims::MemoryReport(report) if !report.signer.pinned => eprintln!(
+                "warning: evidence[{index}] (memory-report) was verified with the key it \
+                 carries ({}), which nothing anchors: give --memory-key to trust an attester",
+                report.signer.kid
+            ),
+            EntryClaims::Tpm(tpm) => eprintln!(
+                "warning: evidence[{index}] (tpm): the AK {} is not anchored to a TPM; \
+                 the quote's signature is checked, not that a TPM holds the key \
+                 (list it in the appraisal data's tpm.trusted_aks)",
+                tpm.ak_fingerprint
+            ),
+            _ => {}
         }
     }
 }
@@ -111,10 +146,10 @@ fn appraisal(args: &Args) -> Result<MemoryAppraisal> {
     Ok(MemoryAppraisal {
         trusted_keys,
         pinned,
-        mode: if args.strict {
-            DriftMode::Strict
-        } else {
+        mode: if args.lenient {
             DriftMode::Lenient
+        } else {
+            DriftMode::Strict
         },
         skew: Duration::from_secs(args.skew),
     })

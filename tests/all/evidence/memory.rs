@@ -74,8 +74,12 @@ fn an_attested_file_range_verifies_with_its_nonce_and_key() {
     let a = Attester::new();
     let document = a.attest(&["--offset", "1000", "--length", "3000000"]);
     let trusted = a.path("attester.pub");
-    let out = a.verify(&document, &["--nonce", NONCE, "--memory-key", &trusted]);
+    let out = a.verify(
+        &document,
+        &["--nonce", NONCE, "--memory-key", &trusted, "--lenient"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     let claims = claims(&out);
     assert_eq!(claims["schema"], "verdict/evidence-claims/v1");
     assert_eq!(claims["nonce"], NONCE);
@@ -110,12 +114,56 @@ fn wrong_nonce_wrong_key_and_drift_exit_1_with_the_reason() {
 
     let pins = a.path("pins.json");
     fs::write(&pins, format!(r#"{{"weights": "{}"}}"#, "ab".repeat(32))).unwrap();
-    let strict = a.verify(&document, &["--pins", &pins, "--strict"]);
-    assert_eq!(code(&strict), 1);
+    let strict = a.verify(&document, &["--pins", &pins]);
+    assert_eq!(code(&strict), 1, "strict is the default");
     assert!(stderr(&strict).contains("drifted"), "{}", stderr(&strict));
-    let lenient = a.verify(&document, &["--pins", &pins]);
+    let lenient = a.verify(&document, &["--pins", &pins, "--lenient"]);
     assert_eq!(code(&lenient), 0, "{}", stderr(&lenient));
     assert_eq!(claims(&lenient)["evidence"][0]["drift"], true);
+}
+
+#[test]
+fn strict_mode_is_the_default_and_the_report_key_fallback_is_named() {
+    let a = Attester::new();
+    let document = a.attest(&[]);
+    let unpinned = a.verify(&document, &[]);
+    assert_eq!(code(&unpinned), 1, "{}", stderr(&unpinned));
+    assert!(
+        stderr(&unpinned).contains("no pinned digest") && stderr(&unpinned).contains("--lenient"),
+        "{}",
+        stderr(&unpinned)
+    );
+
+    // A pin naming a region the report lacks: refused in strict mode,
+    // listed in the claims in lenient mode.
+    let pins = a.path("pins.json");
+    let digest =
+        serde_json::from_str::<Value>(&fs::read_to_string(&document).unwrap()).unwrap()["evidence"]
+            [0]["report"]["regions"][0]["sha3_256"]
+            .clone();
+    fs::write(
+        &pins,
+        serde_json::json!({"weights": digest, "tokenizer": "cd".repeat(32)}).to_string(),
+    )
+    .unwrap();
+    let missing = a.verify(&document, &["--pins", &pins]);
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing).contains("`tokenizer` is missing"),
+        "{}",
+        stderr(&missing)
+    );
+    let lenient = a.verify(&document, &["--pins", &pins, "--lenient"]);
+    assert_eq!(code(&lenient), 0, "{}", stderr(&lenient));
+    let entry = &claims(&lenient)["evidence"][0];
+    assert_eq!(entry["missing_regions"], serde_json::json!(["tokenizer"]));
+    assert_eq!(entry["signer"]["pinned"], false);
+    assert!(
+        stderr(&lenient)
+            .contains("warning: evidence[0] (memory-report) was verified with the key it carries"),
+        "{}",
+        stderr(&lenient)
+    );
 }
 
 #[test]
@@ -127,7 +175,7 @@ fn pinning_the_measured_digest_passes_strict_mode() {
     let digest = value["evidence"][0]["report"]["regions"][0]["sha3_256"].clone();
     let pins = a.path("pins.json");
     fs::write(&pins, serde_json::json!({"weights": digest}).to_string()).unwrap();
-    let out = a.verify(&document, &["--pins", &pins, "--strict", "--nonce", NONCE]);
+    let out = a.verify(&document, &["--pins", &pins, "--nonce", NONCE]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(claims(&out)["evidence"][0]["regions"][0]["status"], "match");
 }
@@ -146,7 +194,7 @@ fn an_expired_report_exits_1() {
 fn continuous_mode_writes_a_fresh_report_each_interval() {
     let a = Attester::new();
     let document = a.attest(&["--interval", "1", "--count", "2"]);
-    let out = a.verify(&document, &["--nonce", NONCE]);
+    let out = a.verify(&document, &["--nonce", NONCE, "--lenient"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
@@ -265,7 +313,7 @@ fn a_live_process_region_is_attested_and_verifies() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code(&made), 0, "{}", stderr(&made));
-    let checked = a.verify(&out, &["--nonce", NONCE]);
+    let checked = a.verify(&out, &["--nonce", NONCE, "--lenient"]);
     assert_eq!(code(&checked), 0, "{}", stderr(&checked));
     let region = &claims(&checked)["evidence"][0]["regions"][0];
     let expected = format!("{:#x}", u64::from_str_radix(start, 16).unwrap());

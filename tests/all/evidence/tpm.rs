@@ -170,6 +170,11 @@ fn attest_tpm_writes_a_document_that_verify_accepts_only_with_its_nonce() {
     let claims: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(claims["evidence"][0]["type"], "tpm");
     assert_eq!(claims["evidence"][0]["ak_algorithm"], "rsa-2048");
+    let warning = format!(
+        "warning: evidence[0] (tpm): the AK {} is not anchored to a TPM",
+        claims["evidence"][0]["ak_fingerprint"].as_str().unwrap()
+    );
+    assert!(stderr(&ok).contains(&warning), "{}", stderr(&ok));
     let other = "ff".repeat(32);
     let bad = verdict(&["verify", out.to_str().unwrap(), "--nonce", &other]);
     assert_eq!(code(&bad), 1, "{}", stderr(&bad));

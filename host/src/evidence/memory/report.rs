@@ -118,12 +118,14 @@ pub struct ReportRequest<'a> {
 /// How the verifier appraises a report beyond its signature.
 #[derive(Clone, Debug)]
 pub struct MemoryAppraisal {
-    /// The keys trusted to sign reports; empty trusts the key a report
-    /// carries (the claims then say `pinned: false`).
+    /// The keys trusted to sign reports; empty falls back to the key a
+    /// report carries, which anchors nothing: the claims then say
+    /// `signer.pinned: false` and the appraisal policy must refuse them.
     pub trusted_keys: Vec<VerifyingKey>,
     /// The expected digest of each region, by region id.
     pub pinned: BTreeMap<String, SnapshotDigest>,
-    /// Whether drift (or a region without a pin) fails verification.
+    /// Whether drift (or a region without a pin, or a pin without a region)
+    /// fails verification; [`DriftMode::Strict`] unless asked otherwise.
     pub mode: DriftMode,
     /// Clock skew tolerated on `issued_at` and `expires_at`.
     pub skew: Duration,
@@ -134,20 +136,26 @@ impl Default for MemoryAppraisal {
         Self {
             trusted_keys: Vec::new(),
             pinned: BTreeMap::new(),
-            mode: DriftMode::Lenient,
+            mode: DriftMode::Strict,
             skew: Duration::from_secs(30),
         }
     }
 }
 
-/// How pinned digests are enforced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How pinned digests are enforced. Written `"strict"` or `"lenient"` in
+/// configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DriftMode {
     /// Every region must have a pin and match it, and every pin must name a
-    /// region of the report; anything else fails verification.
+    /// region of the report; anything else fails verification. The default:
+    /// a verifier that was told what to expect never lets a difference pass.
+    #[default]
     Strict,
     /// A region that differs from its pin is reported as `drift` in the
-    /// claims, one without a pin as `unpinned`; the policy decides.
+    /// claims, one without a pin as `unpinned`, and a pin that names no
+    /// region of the report in `missing_regions`; the policy decides (the
+    /// shipped one refuses all three). Only when asked for explicitly.
     Lenient,
 }
 
@@ -164,6 +172,9 @@ pub struct MemoryClaims {
     pub regions: Vec<RegionClaims>,
     /// True when any region drifted from its pin.
     pub drift: bool,
+    /// The pinned region ids the report does not carry (lenient mode; in
+    /// strict mode a missing one fails verification), sorted.
+    pub missing_regions: Vec<String>,
 }
 
 /// Who signed.
@@ -389,6 +400,7 @@ pub fn verify(
     let regions = appraise_regions(&parsed, appraisal)?;
     Ok(MemoryClaims {
         drift: regions.iter().any(|r| r.status == RegionStatus::Drift),
+        missing_regions: missing_regions(&parsed, appraisal),
         report_id: parsed.id,
         workload_id: parsed.claims.workload_id,
         platform: parsed.claims.platform,
@@ -530,18 +542,23 @@ fn check_window(report: &MemoryReport, now: Timestamp, skew: Duration) -> Result
     Ok(())
 }
 
+/// The pinned region ids `report` does not carry, in id order.
+fn missing_regions(report: &MemoryReport, appraisal: &MemoryAppraisal) -> Vec<String> {
+    appraisal
+        .pinned
+        .keys()
+        .filter(|id| !report.regions.iter().any(|r| &r.id == *id))
+        .cloned()
+        .collect()
+}
+
 fn appraise_regions(
     report: &MemoryReport,
     appraisal: &MemoryAppraisal,
 ) -> Result<Vec<RegionClaims>, MemoryError> {
     let strict = appraisal.mode == DriftMode::Strict;
-    if strict
-        && let Some(missing) = appraisal
-            .pinned
-            .keys()
-            .find(|id| !report.regions.iter().any(|r| &r.id == *id))
-    {
-        return Err(MemoryError::MissingRegion(missing.clone()));
+    if strict && let Some(missing) = missing_regions(report, appraisal).into_iter().next() {
+        return Err(MemoryError::MissingRegion(missing));
     }
     report
         .regions

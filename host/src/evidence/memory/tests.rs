@@ -110,7 +110,10 @@ fn the_signature_is_ml_dsa_65_over_the_jcs_of_the_report_without_signature() {
 #[test]
 fn expired_and_future_reports_fail() {
     let report = make(&key());
-    let lenient = MemoryAppraisal::default();
+    let lenient = MemoryAppraisal {
+        mode: DriftMode::Lenient,
+        ..MemoryAppraisal::default()
+    };
     let expired = report::verify(&report, None, at(300 + 31), &lenient);
     assert!(
         matches!(expired, Err(MemoryError::Expired { .. })),

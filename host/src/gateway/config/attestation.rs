@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::PolicyConfig;
+use crate::evidence::memory::report::DriftMode;
 use crate::evidence::memory::snapshot::SnapshotDigest;
 use crate::ids::Kid;
 
@@ -23,7 +24,7 @@ pub struct AttestationConfig {
     pub(super) binding_retention: Duration,
     pub(super) memory_trusted_keys: Vec<PathBuf>,
     pub(super) memory_pins: BTreeMap<String, SnapshotDigest>,
-    pub(super) memory_strict: bool,
+    pub(super) memory_drift: DriftMode,
     pub(super) tpm_tcti: Option<String>,
     pub(super) tpm_ak_handle: Option<u32>,
 }
@@ -67,7 +68,8 @@ impl AttestationConfig {
     }
 
     /// `memory.trusted_keys`: ML-DSA-65 public keys trusted to sign memory
-    /// reports; empty trusts the key a report carries.
+    /// reports. Empty falls back to the key a report carries, which anchors
+    /// nothing (`signer.pinned: false`; the shipped policy refuses it).
     pub fn memory_trusted_keys(&self) -> &[PathBuf] {
         &self.memory_trusted_keys
     }
@@ -77,10 +79,11 @@ impl AttestationConfig {
         &self.memory_pins
     }
 
-    /// `memory.strict` (default false): drift or an unpinned region fails
-    /// verification instead of being left to the policy.
-    pub fn memory_strict(&self) -> bool {
-        self.memory_strict
+    /// `memory.drift` (default `"strict"`): whether drift, an unpinned
+    /// region or a missing pinned region fails verification (`strict`) or is
+    /// reported to the policy (`lenient`, only when asked for).
+    pub fn memory_drift(&self) -> DriftMode {
+        self.memory_drift
     }
 
     /// `tpm_tcti`: where the gateway's own TPM is, if it adds a quote over
@@ -125,7 +128,7 @@ pub(super) struct FileMemory {
     #[serde(default)]
     pub pins: BTreeMap<String, SnapshotDigest>,
     #[serde(default)]
-    pub strict: bool,
+    pub drift: DriftMode,
 }
 
 fn challenge_ttl() -> u64 {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 use super::*;
+use crate::evidence::memory::report::DriftMode;
 
 const PIN_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const PIN_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -593,7 +594,6 @@ path = "policies/isolation.rego"
 
 [attestation.memory]
 trusted_keys = ["keys/alpha-k1.pub"]
-strict = true
 pins = { weights = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
 "#;
 
@@ -606,7 +606,11 @@ fn attestation_is_optional_and_loads_with_defaults() {
     assert_eq!(attestation.challenge_ttl().as_secs(), 120);
     assert_eq!(attestation.ear_ttl().as_secs(), 300);
     assert_eq!(attestation.binding_retention().as_secs(), 86_400);
-    assert!(attestation.memory_strict());
+    assert_eq!(
+        attestation.memory_drift(),
+        DriftMode::Strict,
+        "strict unless asked"
+    );
     assert_eq!(attestation.memory_pins().len(), 1);
     assert!(attestation.memory_trusted_keys()[0].ends_with("keys/alpha-k1.pub"));
 }
@@ -623,9 +627,28 @@ fn attestation_settings_are_checked() {
         .replace("ear_key = \"gateway.key\"", "ear_key = \"nowhere.key\"");
     let error = reject(&missing).to_string();
     assert!(error.contains("attestation.ear_key"), "{error}");
-    let unknown =
-        format!("{MINIMAL}{ATTESTATION}").replace("strict = true", "strict = true\ncolour = 1");
+    let unknown = format!("{MINIMAL}{ATTESTATION}")
+        .replace("[attestation.memory]", "[attestation.memory]\ncolour = 1");
     assert!(matches!(reject(&unknown), ConfigError::Parse { .. }));
+    let lenient = format!("{MINIMAL}{ATTESTATION}").replace(
+        "[attestation.memory]",
+        "[attestation.memory]\ndrift = \"lenient\"",
+    );
+    let lenient = load(&lenient).unwrap();
+    assert_eq!(
+        lenient.attestation().unwrap().memory_drift(),
+        DriftMode::Lenient
+    );
+    let old_flag = format!("{MINIMAL}{ATTESTATION}").replace(
+        "[attestation.memory]",
+        "[attestation.memory]\nstrict = false",
+    );
+    assert!(matches!(reject(&old_flag), ConfigError::Parse { .. }));
+    let bad_mode = format!("{MINIMAL}{ATTESTATION}").replace(
+        "[attestation.memory]",
+        "[attestation.memory]\ndrift = \"loose\"",
+    );
+    assert!(matches!(reject(&bad_mode), ConfigError::Parse { .. }));
     let bad_pin = format!("{MINIMAL}{ATTESTATION}").replace("weights = \"aaaa", "weights = \"zzzz");
     assert!(matches!(reject(&bad_pin), ConfigError::Parse { .. }));
 }

@@ -247,7 +247,7 @@ impl Checker<'_> {
                 .map(|key| self.file("attestation.memory.trusted_keys", key))
                 .collect::<Result<_, _>>()?,
             memory_pins: section.memory.pins,
-            memory_strict: section.memory.strict,
+            memory_drift: section.memory.drift,
             tpm_tcti: section.tpm_tcti,
             tpm_ak_handle: section.tpm_ak_handle,
         })
