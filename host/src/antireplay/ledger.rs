@@ -42,6 +42,10 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
 
     /// The value held under `key`, if any and unexpired; the key stays.
     fn get<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<String>>;
+
+    /// Removes `key` if it still holds `value` (compare and delete, as one
+    /// step); returns whether it did.
+    fn release<'a>(&'a self, key: &'a str, value: &'a str) -> LedgerFuture<'a, bool>;
 }
 
 /// A [`Ledger`] in this process's memory: fine for one gateway.
@@ -116,6 +120,17 @@ impl MemoryLedger {
             .map(|held| held.value.to_string())
     }
 
+    fn release_key(&self, key: &str, value: &str) -> bool {
+        let mut entries = self.lock();
+        let ours = entries
+            .get(key)
+            .is_some_and(|held| held.deadline > Instant::now() && *held.value == *value);
+        if ours {
+            entries.remove(key);
+        }
+        ours
+    }
+
     fn take_key(&self, key: &str) -> Option<String> {
         let held = self.lock().remove(key)?;
         (held.deadline > Instant::now()).then(|| held.value.to_string())
@@ -150,11 +165,20 @@ impl Ledger for MemoryLedger {
         let held = self.get_key(key);
         Box::pin(async move { Ok(held) })
     }
+
+    fn release<'a>(&'a self, key: &'a str, value: &'a str) -> LedgerFuture<'a, bool> {
+        let released = self.release_key(key, value);
+        Box::pin(async move { Ok(released) })
+    }
 }
 
+/// Compare and delete in one step on the server: Redis runs a script
+/// atomically, so no other command lands between the GET and the DEL.
+const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
 /// A [`Ledger`] on Redis, shared by every replica: `SET key value NX GET PX`
-/// binds (Redis 7.0 or later), `GETDEL` takes, `GET` reads. Keys are prefixed
-/// `verdict:ledger:`.
+/// binds (Redis 7.0 or later), `GETDEL` takes, `GET` reads, a compare-and-
+/// delete script releases. Keys are prefixed `verdict:ledger:`.
 #[derive(Clone, Debug)]
 pub struct RedisLedger {
     store: RedisNonceStore,
@@ -203,6 +227,19 @@ impl Ledger for RedisLedger {
         Box::pin(async move {
             let command = redis::cmd("GET").arg(Self::key(key)).to_owned();
             self.store.query(command).await
+        })
+    }
+
+    fn release<'a>(&'a self, key: &'a str, value: &'a str) -> LedgerFuture<'a, bool> {
+        Box::pin(async move {
+            let command = redis::cmd("EVAL")
+                .arg(RELEASE_SCRIPT)
+                .arg(1)
+                .arg(Self::key(key))
+                .arg(value)
+                .to_owned();
+            let deleted: i64 = self.store.query(command).await?;
+            Ok(deleted == 1)
         })
     }
 }

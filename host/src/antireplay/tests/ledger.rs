@@ -101,6 +101,41 @@ async fn a_taken_key_is_gone_and_taken_once() {
 }
 
 #[tokio::test]
+async fn a_key_is_released_only_while_it_holds_the_releasers_value() {
+    let server = RedisServer::start();
+    let store = RedisNonceStore::connect(&server.url(), Duration::from_secs(2))
+        .await
+        .expect("connect");
+    let ledgers: [Arc<dyn Ledger>; 2] = [
+        Arc::new(MemoryLedger::with_capacity(10)),
+        Arc::new(RedisLedger::new(store)),
+    ];
+    for ledger in ledgers {
+        ledger
+            .bind("binding:1", "tenant-a", RETENTION)
+            .await
+            .unwrap();
+        assert!(!ledger.release("binding:1", "tenant-b").await.unwrap());
+        assert_eq!(
+            ledger.get("binding:1").await.unwrap().as_deref(),
+            Some("tenant-a"),
+            "another holder's release leaves the key"
+        );
+        assert!(ledger.release("binding:1", "tenant-a").await.unwrap());
+        assert_eq!(ledger.get("binding:1").await.unwrap(), None);
+        assert!(!ledger.release("binding:1", "tenant-a").await.unwrap());
+        assert_eq!(
+            ledger
+                .bind("binding:1", "tenant-b", RETENTION)
+                .await
+                .unwrap(),
+            None,
+            "a released key can be bound anew"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_expired_key_is_gone() {
     let ledger = MemoryLedger::with_capacity(10);
     ledger
