@@ -52,7 +52,7 @@ const POLICIES: DevPolicies<'static> = DevPolicies {
     feedback_rego: include_str!("../policies/feedback.rego"),
     feedback_data: include_str!("../examples/feedback/data.json"),
     attestation_rego: include_str!("../policies/attestation.rego"),
-    attestation_data: include_str!("../examples/attestation/data.json"),
+    attestation_data: include_str!("../examples/attestation/dev-data.json"),
 };
 
 /// Requests signed per second of run, per connection: more than the gateway

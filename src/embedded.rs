@@ -6,7 +6,11 @@ pub const ISOLATION_DATA: &str = include_str!("../examples/isolation/data.json")
 pub const FEEDBACK_REGO: &str = include_str!("../policies/feedback.rego");
 pub const FEEDBACK_DATA: &str = include_str!("../examples/feedback/data.json");
 pub const ATTESTATION_REGO: &str = include_str!("../policies/attestation.rego");
+/// The demo's appraisal data: requires the SEV-SNP report it appraises.
 pub const ATTESTATION_DATA: &str = include_str!("../examples/attestation/data.json");
+/// The dev gateway's appraisal data: requires a memory report, signed by an
+/// attester key the dev setup trusts, whose regions match its pins.
+pub const DEV_ATTESTATION_DATA: &str = include_str!("../examples/attestation/dev-data.json");
 /// A real AMD Milan SEV-SNP report with its VCEK and chain
 /// (tests/fixtures/sev-snp/ORIGIN.md).
 pub const MILAN_EVIDENCE: &str = include_str!("../tests/fixtures/sev-snp/milan-evidence.json");

@@ -43,9 +43,18 @@ impl EarStatus {
         }
     }
 
-    /// The status of a decision: contraindicated when it denies; otherwise
-    /// the worst tier in its trust vector, and `none` without one (an
-    /// allow that says nothing about trustworthiness affirms nothing).
+    /// The status of a decision, as a function of its allow and its trust
+    /// vector (docs/attestation.md, "EAR status"):
+    ///
+    /// 1. a deny is `contraindicated`, whatever its vector says;
+    /// 2. an allow without a vector is `none` (it says nothing about
+    ///    trustworthiness, so it affirms nothing);
+    /// 3. otherwise the worst tier among the claims that are not `none`
+    ///    (`contraindicated` > `warning` > `affirming`), and `none` when
+    ///    every claim is;
+    /// 4. but never `affirming` unless `instance_identity` is itself
+    ///    affirming: evidence from an attester nobody recognised is at most
+    ///    `none`, whatever else it proves.
     pub fn of_decision(decision: &Decision) -> Self {
         if !decision.allow {
             return Self::Contraindicated;
@@ -63,12 +72,16 @@ impl EarStatus {
             vector.storage_opaque,
             vector.sourced_data,
         ];
-        claims
+        let worst = claims
             .iter()
             .map(|c| Self::of_claim(*c))
             .filter(|s| *s != Self::None)
             .max()
-            .unwrap_or(Self::None)
+            .unwrap_or(Self::None);
+        if worst == Self::Affirming && Self::of_claim(vector.instance_identity) != Self::Affirming {
+            return Self::None;
+        }
+        worst
     }
 }
 
@@ -271,6 +284,47 @@ mod tests {
     }
 
     #[test]
+    fn the_status_is_the_documented_function_of_allow_and_vector() {
+        let vector = |instance_identity, hardware, executables| TrustVector {
+            instance_identity,
+            hardware,
+            executables,
+            ..TrustVector::default()
+        };
+        let decide = |allow, trust_vector| Decision {
+            allow,
+            reasons: Vec::new(),
+            trust_vector,
+            annotations: Vec::new(),
+        };
+        let cases = [
+            (
+                decide(false, Some(vector(2, 2, 2))),
+                EarStatus::Contraindicated,
+            ),
+            (decide(true, None), EarStatus::None),
+            (decide(true, Some(vector(0, 0, 0))), EarStatus::None),
+            (decide(true, Some(vector(2, 2, 2))), EarStatus::Affirming),
+            (decide(true, Some(vector(2, 0, 3))), EarStatus::Affirming),
+            (decide(true, Some(vector(2, 2, 32))), EarStatus::Warning),
+            (
+                decide(true, Some(vector(2, 97, 32))),
+                EarStatus::Contraindicated,
+            ),
+            (
+                decide(true, Some(vector(-2, 2, 2))),
+                EarStatus::Contraindicated,
+            ),
+            // Affirming hardware from an unrecognised instance affirms nothing.
+            (decide(true, Some(vector(0, 2, 2))), EarStatus::None),
+            (decide(true, Some(vector(32, 2, 2))), EarStatus::Warning),
+        ];
+        for (decision, status) in cases {
+            assert_eq!(EarStatus::of_decision(&decision), status, "{decision:?}");
+        }
+    }
+
+    #[test]
     fn issued_tokens_verify_with_the_jwks_and_carry_the_result() {
         let signer = signer();
         let token = signer.issue(&result(EarStatus::Affirming));
@@ -317,27 +371,5 @@ mod tests {
             verify(&none_alg, &signer.jwks(), 1_100),
             Err(EarError::Header)
         );
-    }
-
-    #[test]
-    fn status_is_the_worst_tier_and_a_deny_is_contraindicated() {
-        let mut decision = Decision::deny("no");
-        assert_eq!(
-            EarStatus::of_decision(&decision),
-            EarStatus::Contraindicated
-        );
-        decision.allow = true;
-        assert_eq!(EarStatus::of_decision(&decision), EarStatus::None);
-        decision.trust_vector = Some(TrustVector {
-            hardware: 2,
-            executables: 33,
-            ..TrustVector::default()
-        });
-        assert_eq!(EarStatus::of_decision(&decision), EarStatus::Warning);
-        decision.trust_vector = Some(TrustVector {
-            hardware: 2,
-            ..TrustVector::default()
-        });
-        assert_eq!(EarStatus::of_decision(&decision), EarStatus::Affirming);
     }
 }

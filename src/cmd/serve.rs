@@ -51,7 +51,7 @@ pub const DEV_POLICIES: DevPolicies<'static> = DevPolicies {
     feedback_rego: embedded::FEEDBACK_REGO,
     feedback_data: embedded::FEEDBACK_DATA,
     attestation_rego: embedded::ATTESTATION_REGO,
-    attestation_data: embedded::ATTESTATION_DATA,
+    attestation_data: embedded::DEV_ATTESTATION_DATA,
 };
 
 async fn serve(args: Args) -> Result<Outcome> {

@@ -4,6 +4,7 @@
 //! status, its `{"error": {code, message, request_id}}` body, and a message
 //! free of key material.
 
+mod attacks;
 mod attest;
 mod harness;
 // The same throwaway redis-server as the host's unit tests; not every

@@ -6,6 +6,7 @@
 //! verifier's [`EvidenceNonce`], and normalizes it into [`EvidenceClaims`]
 //! for the sandboxed appraisal policy. The formats are in docs/evidence.md.
 
+pub mod appraisal;
 mod claims;
 mod document;
 pub mod memory;

@@ -85,6 +85,14 @@ pub enum StartError {
     Log(String),
     #[error("{0}")]
     Config(String),
+    /// `[attestation]` trusts nothing for a type its appraisal requires.
+    #[error("[attestation] could never affirm anything (appraisal data {data})")]
+    Untrusted {
+        /// The appraisal data file, or `(none)`.
+        data: String,
+        #[source]
+        source: crate::evidence::appraisal::TrustError,
+    },
 }
 
 pub(super) fn file_error(path: &Path, reason: impl ToString) -> StartError {

@@ -188,13 +188,11 @@ pub(super) async fn attest_route(
         ephemeral_key_id: ephemeral.key_id().as_str(),
     }
     .hash();
+    // Read, not bound: the binding is recorded only once the appraisal
+    // affirms (below), so a denied attestation leaves nothing usable behind.
     let owner = state
         .ledger
-        .bind(
-            &binding_key(&binding),
-            request.tenant_id.as_str(),
-            attestation.binding_retention,
-        )
+        .get(&binding_key(&binding))
         .await
         .map_err(store_error)?
         .unwrap_or_else(|| request.tenant_id.to_string());
@@ -240,6 +238,9 @@ pub(super) async fn attest_route(
         appraisal_claims,
     )
     .await?;
+    if decision.allow {
+        bind_session(&state, attestation, &binding, &request.tenant_id).await?;
+    }
     let status = EarStatus::of_decision(&decision);
     let now = Timestamp::now().unix_seconds();
     let mut extensions = serde_json::Map::new();
@@ -281,6 +282,32 @@ pub(super) async fn attest_route(
         });
     }
     Ok((http_status, axum::Json(body)).into_response())
+}
+
+/// Records the affirmed session binding for `tenant`. The binding hash
+/// covers the single-use challenge, so another holder means a concurrent
+/// request raced this one: refused, never shared.
+async fn bind_session(
+    state: &AppState,
+    attestation: &Attestation,
+    binding: &Digest,
+    tenant: &TenantId,
+) -> Result<(), ApiError> {
+    let held = state
+        .ledger
+        .bind(
+            &binding_key(binding),
+            tenant.as_str(),
+            attestation.binding_retention,
+        )
+        .await
+        .map_err(store_error)?;
+    match held {
+        Some(owner) if owner != tenant.as_str() => Err(ApiError::forbidden(
+            "the session binding was bound to another tenant meanwhile",
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn take_challenge(

@@ -10,8 +10,9 @@ use super::config::{AttestationConfig, GatewayConfig};
 use super::tls;
 use crate::crypto::{SignatureAlgorithm, load_signing_key, load_verifying_key};
 use crate::ear::EarSigner;
+use crate::evidence::appraisal::{AppraisalData, ConfiguredAnchors};
 use crate::evidence::memory::region::{FileRange, InMemory, Protection, RegionSource};
-use crate::evidence::memory::report::{self, DriftMode, MeasuredRegion, MemoryAppraisal};
+use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
 use crate::policy::PolicyRuntime;
 
 /// Loads the keys and policy `[attestation]` names and measures the
@@ -31,6 +32,7 @@ pub(super) fn build(
             "the evidence key must be an ML-DSA-65 key",
         ));
     }
+    check_anchored(section)?;
     let policy = load_policy(runtime, section.policy())?;
     let certs =
         tls::certificates(config.tls().cert()).map_err(|e| file_error(config.tls().cert(), e))?;
@@ -59,6 +61,29 @@ pub(super) fn build(
     })
 }
 
+/// Refuses an `[attestation]` section under which the appraisal could never
+/// affirm anything: no required evidence type, or a required type that
+/// nothing configured anchors (docs/gateway-config.md).
+fn check_anchored(section: &AttestationConfig) -> Result<(), StartError> {
+    let (data, named) = match section.policy().data() {
+        Some(path) => {
+            let text = read(path)?;
+            let data = AppraisalData::from_json(&text)
+                .map_err(|e| file_error(path, format!("not appraisal data: {e}")))?;
+            (data, path.display().to_string())
+        }
+        None => (AppraisalData::default(), "(none)".to_string()),
+    };
+    let anchors = ConfiguredAnchors {
+        memory_attester_keys: section.memory_trusted_keys().len(),
+    };
+    data.check_anchored(anchors)
+        .map_err(|source| StartError::Untrusted {
+            data: named,
+            source,
+        })
+}
+
 fn control_plane_tpm(section: &AttestationConfig) -> Result<Option<ControlPlaneTpm>, StartError> {
     let Some(tcti) = section.tpm_tcti() else {
         return Ok(None);
@@ -84,11 +109,7 @@ fn memory_appraisal(section: &AttestationConfig) -> Result<MemoryAppraisal, Star
     Ok(MemoryAppraisal {
         trusted_keys,
         pinned: section.memory_pins().clone(),
-        mode: if section.memory_strict() {
-            DriftMode::Strict
-        } else {
-            DriftMode::Lenient
-        },
+        mode: section.memory_drift(),
         ..MemoryAppraisal::default()
     })
 }

@@ -2,6 +2,7 @@
 //! Milan report, edited only after verification to probe each rule.
 
 use serde_json::{Value, json};
+use verdict_host::ear::EarStatus;
 use verdict_host::evidence::{self, EvidenceDocument, VerifyOptions};
 use verdict_host::policy::{Decision, TrustVector};
 
@@ -54,16 +55,17 @@ fn the_verified_milan_report_is_affirmed_against_its_references() {
 }
 
 #[test]
-fn without_references_hardware_is_affirmed_but_unreferenced() {
-    let decision = appraise(milan_claims(), json!({}));
+fn without_measurements_genuine_hardware_is_affirmed_but_unreferenced() {
+    let decision = appraise(milan_claims(), json!({"required": ["sev-snp"]}));
     assert!(decision.allow, "{:?}", decision.reasons);
     assert_eq!(vector(&decision).hardware, 3);
+    assert_eq!(EarStatus::of_decision(&decision), EarStatus::Affirming);
 }
 
 #[test]
 fn each_rule_denies_with_its_reason_and_a_contraindicated_vector() {
     type Edit = fn(&mut Value);
-    let cases: [(&str, Edit, &str); 4] = [
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "measurement",
             |c| c["evidence"][0]["measurement"] = json!("00"),
@@ -73,6 +75,11 @@ fn each_rule_denies_with_its_reason_and_a_contraindicated_vector() {
             "debug",
             |c| c["evidence"][0]["policy"]["debug"] = json!(true),
             "allows debugging",
+        ),
+        (
+            "vmpl",
+            |c| c["evidence"][0]["vmpl"] = json!(2),
+            "from VMPL 2, not one of the allowed [0]",
         ),
         (
             "tcb",
@@ -90,6 +97,10 @@ fn each_rule_denies_with_its_reason_and_a_contraindicated_vector() {
         edit(&mut edited);
         let decision = appraise(edited, data());
         assert!(!decision.allow, "{name}");
+        assert_eq!(
+            EarStatus::of_decision(&decision),
+            EarStatus::Contraindicated
+        );
         assert!(
             decision.reasons.iter().any(|r| r.contains(reason)),
             "{name}: {:?}",
@@ -102,23 +113,189 @@ fn each_rule_denies_with_its_reason_and_a_contraindicated_vector() {
 }
 
 #[test]
-fn drifted_memory_is_refused_and_contraindicates_executables() {
-    let memory =
-        json!({"type": "memory-report", "regions": [{"id": "weights", "status": "drift"}]});
-    let evidence = json!({"schema": "verdict/evidence-claims/v1", "nonce": "00112233445566778899", "evidence": [memory]});
-    let decision = appraise(evidence.clone(), data());
+fn a_debug_guest_is_refused_even_without_reference_values() {
+    let mut debug = milan_claims();
+    debug["evidence"][0]["policy"]["debug"] = json!(true);
+    let decision = appraise(debug.clone(), json!({"required": ["sev-snp"]}));
+    assert!(!decision.allow);
+    assert_eq!(vector(&decision).hardware, 97);
+    let allowed = appraise(
+        debug,
+        json!({"required": ["sev-snp"], "sev_snp": {"allow_debug": true}}),
+    );
+    assert!(allowed.allow, "{:?}", allowed.reasons);
+}
+
+/// Data that requires nothing affirms nothing: the old hole where the SNP
+/// reference values were bypassed by sending no SNP report.
+#[test]
+fn data_that_requires_nothing_denies_everything() {
+    for data in [json!({}), json!({"required": []})] {
+        let decision = appraise(milan_claims(), data);
+        assert!(!decision.allow);
+        assert!(
+            decision
+                .reasons
+                .iter()
+                .any(|r| r.contains("requires no evidence type")),
+            "{:?}",
+            decision.reasons
+        );
+    }
+}
+
+#[test]
+fn a_missing_required_type_is_refused_and_contraindicated() {
+    let memory = trusted_memory("match");
+    let decision = appraise(evidence(vec![memory.clone()]), data());
     assert!(!decision.allow);
     assert!(
         decision
             .reasons
             .iter()
-            .any(|r| r.contains("weights drifted")),
+            .any(|r| r == "required evidence type sev-snp was not presented"),
         "{:?}",
         decision.reasons
     );
-    assert_eq!(vector(&decision).executables, 96);
-    let allowed = appraise(evidence, json!({"memory": {"allow_drift": true}}));
+    assert_eq!(vector(&decision).hardware, 97);
+
+    let snp_only = appraise(
+        milan_claims(),
+        json!({"required": ["sev-snp", "memory-report"]}),
+    );
+    assert!(!snp_only.allow);
+    assert_eq!(vector(&snp_only).executables, 96);
+}
+
+#[test]
+fn an_unknown_tpm_ak_is_refused_and_a_listed_one_affirmed() {
+    let tpm = json!({
+        "type": "tpm",
+        "ak_fingerprint": "sha256:aa",
+        "pcrs": {"sha256": {"0": "00"}},
+    });
+    let required = json!({"required": ["tpm"]});
+    let decision = appraise(evidence(vec![tpm.clone()]), required);
+    assert!(!decision.allow);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r == "TPM AK sha256:aa is not trusted (data.tpm.trusted_aks)"),
+        "{:?}",
+        decision.reasons
+    );
+    assert_eq!(
+        (
+            vector(&decision).instance_identity,
+            vector(&decision).hardware
+        ),
+        (97, 97)
+    );
+    let trusted = json!({"required": ["tpm"], "tpm": {"trusted_aks": ["sha256:aa"]}});
+    let decision = appraise(evidence(vec![tpm.clone()]), trusted.clone());
+    assert!(decision.allow, "{:?}", decision.reasons);
+    assert_eq!(
+        vector(&decision).hardware,
+        3,
+        "no PCR references: unreferenced"
+    );
+
+    let mut referenced = trusted;
+    referenced["tpm"]["pcrs"] = json!({"sha256": {"0": "11"}});
+    let decision = appraise(evidence(vec![tpm]), referenced);
+    assert!(!decision.allow);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r == "PCR sha256:0 is 00, expected 11"),
+        "{:?}",
+        decision.reasons
+    );
+}
+
+#[test]
+fn memory_reports_must_come_from_a_trusted_attester_and_match_every_pin() {
+    let required = json!({"required": ["memory-report"]});
+    let decision = appraise(evidence(vec![trusted_memory("match")]), required.clone());
+    assert!(decision.allow, "{:?}", decision.reasons);
+    assert_eq!(vector(&decision).executables, 2);
+    assert_eq!(EarStatus::of_decision(&decision), EarStatus::Affirming);
+
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit, &str, i8); 4] = [
+        (
+            "self-signed",
+            |m| m["signer"]["pinned"] = json!(false),
+            "memory report r-1 is signed by key k-1, which is not a trusted attester",
+            97,
+        ),
+        (
+            "drift",
+            |m| m["regions"][0]["status"] = json!("drift"),
+            "memory region weights drifted from its pinned digest",
+            2,
+        ),
+        (
+            "unpinned",
+            |m| m["regions"][0]["status"] = json!("unpinned"),
+            "memory region weights has no pinned digest",
+            2,
+        ),
+        (
+            "missing pinned region",
+            |m| m["missing_regions"] = json!(["tokenizer"]),
+            "pinned memory region tokenizer is missing from report r-1",
+            2,
+        ),
+    ];
+    for (name, edit, reason, instance_identity) in cases {
+        let mut memory = trusted_memory("match");
+        edit(&mut memory);
+        let decision = appraise(evidence(vec![memory]), required.clone());
+        assert!(!decision.allow, "{name}");
+        assert!(
+            decision.reasons.iter().any(|r| r == reason),
+            "{name}: {:?}",
+            decision.reasons
+        );
+        assert_eq!(vector(&decision).executables, 96, "{name}");
+        assert_eq!(
+            vector(&decision).instance_identity,
+            instance_identity,
+            "{name}"
+        );
+    }
+
+    let allowed = appraise(
+        evidence(vec![trusted_memory("drift")]),
+        json!({"required": ["memory-report"], "memory": {"allow_drift": true}}),
+    );
     assert!(allowed.allow, "{:?}", allowed.reasons);
+    assert_eq!(
+        vector(&allowed).executables,
+        32,
+        "allowed drift is a warning"
+    );
+    assert_eq!(EarStatus::of_decision(&allowed), EarStatus::Warning);
+}
+
+#[test]
+fn an_evidence_type_the_policy_does_not_know_is_refused() {
+    let decision = appraise(
+        evidence(vec![trusted_memory("match"), json!({"type": "sgx"})]),
+        json!({"required": ["memory-report"]}),
+    );
+    assert!(!decision.allow);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r == "evidence type sgx is not appraised by this policy"),
+        "{:?}",
+        decision.reasons
+    );
 }
 
 #[test]
@@ -130,4 +307,21 @@ fn no_evidence_is_refused() {
         "{:?}",
         decision.reasons
     );
+}
+
+/// Claims of one verified memory report from a trusted attester, with one
+/// region in `status`.
+fn trusted_memory(status: &str) -> Value {
+    json!({
+        "type": "memory-report",
+        "report_id": "r-1",
+        "signer": {"alg": "ML-DSA-65", "kid": "k-1", "pinned": true},
+        "regions": [{"id": "weights", "status": status}],
+        "drift": status == "drift",
+        "missing_regions": [],
+    })
+}
+
+fn evidence(entries: Vec<Value>) -> Value {
+    json!({"schema": "verdict/evidence-claims/v1", "nonce": "00112233445566778899", "evidence": entries})
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use verdict_host::crypto::{SignatureAlgorithm, SigningKey};
 use verdict_host::digest::Digest;
 use verdict_host::evidence::memory::region::{InMemory, Protection, RegionSource};
-use verdict_host::evidence::memory::report::{self, ReportRequest};
+use verdict_host::evidence::memory::report::{self, DriftMode, MemoryAppraisal, ReportRequest};
 use verdict_host::evidence::session::{bound_nonce, ephemeral_key};
 use verdict_host::evidence::{self, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions};
 use verdict_host::gateway::attest::sign_request;
@@ -20,10 +20,11 @@ use verdict_host::timestamp::Timestamp;
 use super::harness::{Client, Req, Setup};
 use super::wire::{Telemetry, signing_key};
 use crate::common::runtime;
+use verdict_host::gateway::config::dev::DevLayout;
 
 const MEASUREMENT: &str = "a3f1c2d4e5b6a7980123456789abcdef0fedcba9876543210a1b2c3d4e5f6a7b";
 
-async fn challenge(client: &mut Client, tenant: &str, operator: &str) -> EvidenceNonce {
+pub(super) async fn challenge(client: &mut Client, tenant: &str, operator: &str) -> EvidenceNonce {
     let body = json!({"tenant_id": tenant, "operator_id": operator});
     let reply = client
         .send(&Req::post_json(
@@ -40,32 +41,82 @@ async fn challenge(client: &mut Client, tenant: &str, operator: &str) -> Evidenc
 }
 
 /// A runner: its root secret and the memory it attests.
-struct Runner {
+pub(super) struct Runner {
     root: [u8; 32],
     report_key: SigningKey,
     execution: Digest,
 }
 
+/// What the runners' one region holds; `attest_setup` pins its digest.
+const WEIGHTS: &[u8] = b"the weights of a small model";
+
+pub(super) fn weights(id: &str) -> InMemory {
+    InMemory::new(
+        id.parse().unwrap(),
+        "model weights",
+        WEIGHTS.to_vec(),
+        Protection::READ_ONLY,
+    )
+}
+
+/// A dev setup whose `[attestation.memory]` pins the runners' `weights`
+/// region (the dev setup already trusts each identity's attester key).
+pub(super) fn attest_setup() -> Setup {
+    let setup = Setup::new();
+    let digest = report::measure(&weights("weights"), 1).unwrap().sha3_256;
+    setup.edit_config(|text| {
+        text.replacen(
+            "[attestation.memory]\n",
+            &format!(
+                "[attestation.memory]\npins = {{ weights = \"{}\" }}\n",
+                digest.hex()
+            ),
+            1,
+        )
+    });
+    setup
+}
+
+/// Replaces the appraisal data the gateway loads at start.
+pub(super) fn set_appraisal_data(setup: &Setup, data: Value) {
+    std::fs::write(setup.layout().attestation_data(), data.to_string()).unwrap();
+}
+
 impl Runner {
-    fn new() -> Self {
+    /// A runner of `identity` that signs its memory reports with the
+    /// identity's attester key, which the dev gateway trusts.
+    pub(super) fn of(layout: &DevLayout, identity: &str) -> Self {
+        let key = layout.client_attester_key(&identity.parse().unwrap());
+        Self::with_report_key(verdict_host::crypto::load_signing_key(&key).unwrap())
+    }
+
+    /// A runner whose report key nobody configured: it signs with a key it
+    /// made itself.
+    pub(super) fn self_signed() -> Self {
+        Self::with_report_key(SigningKey::generate(SignatureAlgorithm::MlDsa65))
+    }
+
+    fn with_report_key(report_key: SigningKey) -> Self {
         Self {
             root: rand_bytes(),
-            report_key: SigningKey::generate(SignatureAlgorithm::MlDsa65),
+            report_key,
             execution: Digest::of(&rand_bytes()),
         }
     }
 
     fn evidence(&self, nonce: &EvidenceNonce) -> Value {
-        let region = InMemory::new(
-            "weights".parse().unwrap(),
-            "model weights",
-            b"the weights of a small model".to_vec(),
-            Protection::READ_ONLY,
-        );
-        let sources: [&dyn RegionSource; 1] = [&region];
+        self.evidence_of(nonce, &[&weights("weights")])
+    }
+
+    /// A memory report of `sources`, bound to `nonce`.
+    pub(super) fn evidence_of(
+        &self,
+        nonce: &EvidenceNonce,
+        sources: &[&dyn RegionSource],
+    ) -> Value {
         let report = report::create(
             &ReportRequest {
-                sources: &sources,
+                sources,
                 workload_id: "llm-7",
                 platform: "linux-x86_64",
                 nonce,
@@ -85,14 +136,14 @@ impl Runner {
     }
 
     /// This runner's ephemeral key for one execution of `tenant`/`operator`.
-    fn ephemeral(&self, tenant: &str, operator: &str) -> SigningKey {
+    pub(super) fn ephemeral(&self, tenant: &str, operator: &str) -> SigningKey {
         let (tenant, operator) = (tenant.parse().unwrap(), operator.parse().unwrap());
         ephemeral_key(&self.root, &self.execution, &tenant, &operator)
     }
 
     /// An attest request carrying `evidence`, signed by the ephemeral key;
     /// returns the body and the runner's nonce.
-    fn signed(
+    pub(super) fn signed(
         &self,
         challenge: &EvidenceNonce,
         tenant: &str,
@@ -116,7 +167,7 @@ impl Runner {
     }
 
     /// A signed attest request; `bind` picks the nonce the evidence binds.
-    fn request(
+    pub(super) fn request(
         &self,
         challenge: &EvidenceNonce,
         tenant: &str,
@@ -128,7 +179,16 @@ impl Runner {
     }
 }
 
-fn bound(challenge: &EvidenceNonce, ephemeral: &SigningKey) -> EvidenceNonce {
+/// The control plane's own regions are not pinned by these runners: they
+/// check its report's signature and nonce, and read its digests.
+fn lenient() -> MemoryAppraisal {
+    MemoryAppraisal {
+        mode: DriftMode::Lenient,
+        ..MemoryAppraisal::default()
+    }
+}
+
+pub(super) fn bound(challenge: &EvidenceNonce, ephemeral: &SigningKey) -> EvidenceNonce {
     bound_nonce(challenge, ephemeral.verifying_key())
 }
 
@@ -136,15 +196,15 @@ fn rand_bytes() -> [u8; 32] {
     *EvidenceNonce::random().as_bytes().first_chunk().unwrap()
 }
 
-async fn attest(client: &mut Client, body: Vec<u8>) -> super::harness::Reply {
+pub(super) async fn attest(client: &mut Client, body: Vec<u8>) -> super::harness::Reply {
     client.send(&Req::post_json("/v1/attest", body)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bound_attestation_gets_an_ear_the_jwks_verifies_and_control_plane_evidence() {
-    let gw = Setup::new().start().await;
+    let gw = attest_setup().start().await;
     let mut alpha = gw.client("alpha").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
     let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
     let (body, runner_nonce) = runner.request(&nonce, "tenant-a", "op-a1", bound);
     let reply = attest(&mut alpha, body).await.expect(200);
@@ -171,7 +231,7 @@ async fn a_bound_attestation_gets_an_ear_the_jwks_verifies_and_control_plane_evi
     let options = |nonce: EvidenceNonce| VerifyOptions {
         expected_nonce: Some(nonce),
         now: Timestamp::now(),
-        memory: Default::default(),
+        memory: lenient(),
     };
     let claims = evidence::verify(&document, &options(runner_nonce)).unwrap();
     assert_eq!(
@@ -197,10 +257,10 @@ async fn a_bound_attestation_gets_an_ear_the_jwks_verifies_and_control_plane_evi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_is_terminal_and_named() {
-    let gw = Setup::new().start().await;
+    let gw = attest_setup().start().await;
     let mut alpha = gw.client("alpha").await;
     let mut beta = gw.client("beta").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
 
     // Evidence bound to the bare challenge, not to challenge + key: refused,
     // and the challenge is spent.
@@ -257,10 +317,10 @@ async fn every_failure_is_terminal_and_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_binding_cannot_be_reused_by_another_tenant() {
-    let gw = Setup::new().start().await;
+    let gw = attest_setup().start().await;
     let mut alpha = gw.client("alpha").await;
     let mut beta = gw.client("beta").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
     let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
     let (body, _) = runner.request(&nonce, "tenant-a", "op-a1", bound);
     let reply = attest(&mut alpha, body).await.expect(200);
@@ -286,7 +346,7 @@ async fn a_session_binding_cannot_be_reused_by_another_tenant() {
 /// Many bindings raced by both tenants at once: each is won by exactly one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims_of_many_bindings_each_have_one_winner() {
-    let gw = Setup::new().start().await;
+    let gw = attest_setup().start().await;
     let bindings: Vec<String> = (0..24)
         .map(|i| Digest::of(format!("b{i}-{}", EvidenceNonce::random()).as_bytes()).hex())
         .collect();
@@ -339,21 +399,34 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
     use verdict_host::evidence::tpm::{self, AkAlgorithm, PcrSelectionSpec, QuoteRequest};
 
     let swtpm = crate::evidence::swtpm::Swtpm::start();
-    let gw = Setup::new().start().await;
+    let pcrs: PcrSelectionSpec = "sha256:0,1,2,3,7".parse().unwrap();
+    let take_quote = |nonce: &[u8]| {
+        tpm::quote(&QuoteRequest {
+            tcti: &swtpm.tcti(),
+            nonce,
+            pcrs: &pcrs,
+            ak_algorithm: AkAlgorithm::EcdsaP256,
+            persistent_ak: Some(0x8101_0004),
+        })
+        .unwrap()
+    };
+    // Enrol the runner's persistent AK by its fingerprint, as an operator
+    // would after checking it belongs to this TPM.
+    let ak = tpm::verify(&take_quote(&[0; 16]), None)
+        .unwrap()
+        .ak_fingerprint;
+    let setup = attest_setup();
+    set_appraisal_data(
+        &setup,
+        json!({"required": ["tpm"], "tpm": {"trusted_aks": [ak]}}),
+    );
+    let gw = setup.start().await;
     let mut alpha = gw.client("alpha").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
     let challenge = challenge(&mut alpha, "tenant-a", "op-a1").await;
     let ephemeral = runner.ephemeral("tenant-a", "op-a1");
     let nonce = bound(&challenge, &ephemeral);
-    let pcrs: PcrSelectionSpec = "sha256:0,1,2,3,7".parse().unwrap();
-    let quote = tpm::quote(&QuoteRequest {
-        tcti: &swtpm.tcti(),
-        nonce: nonce.as_bytes(),
-        pcrs: &pcrs,
-        ak_algorithm: AkAlgorithm::EcdsaP256,
-        persistent_ak: None,
-    })
-    .unwrap();
+    let quote = take_quote(nonce.as_bytes());
     let pcr_digest = tpm::verify(&quote, Some(nonce.as_bytes()))
         .unwrap()
         .pcr_digest;
@@ -397,9 +470,9 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
 /// request: a 4xx naming the fault, and the gateway keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_evidence_of_every_type_is_a_4xx_naming_the_fault() {
-    let gw = Setup::new().start().await;
+    let gw = attest_setup().start().await;
     let mut alpha = gw.client("alpha").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
     let report = runner.evidence(&EvidenceNonce::random())["evidence"][0]["report"].clone();
     let mut truncated_report = report.clone();
     truncated_report.as_object_mut().unwrap().remove("regions");
@@ -480,7 +553,7 @@ async fn malformed_evidence_of_every_type_is_a_4xx_naming_the_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_plane_quotes_its_own_tpm_over_the_runner_nonce() {
     let swtpm = crate::evidence::swtpm::Swtpm::start();
-    let setup = Setup::new();
+    let setup = attest_setup();
     let tcti = swtpm.tcti();
     setup.edit_config(|text| {
         text.replacen(
@@ -491,7 +564,7 @@ async fn the_control_plane_quotes_its_own_tpm_over_the_runner_nonce() {
     });
     let gw = setup.start().await;
     let mut alpha = gw.client("alpha").await;
-    let runner = Runner::new();
+    let runner = Runner::of(gw.layout(), "alpha");
     let mut fingerprints = Vec::new();
     for _ in 0..2 {
         let nonce = challenge(&mut alpha, "tenant-a", "op-a1").await;
@@ -502,7 +575,7 @@ async fn the_control_plane_quotes_its_own_tpm_over_the_runner_nonce() {
         let options = VerifyOptions {
             expected_nonce: Some(runner_nonce),
             now: Timestamp::now(),
-            memory: Default::default(),
+            memory: lenient(),
         };
         let claims = evidence::verify(&document, &options)
             .unwrap()

@@ -40,7 +40,7 @@ pub fn policies() -> DevPolicies<'static> {
         feedback_rego: include_str!("../../../policies/feedback.rego"),
         feedback_data: include_str!("../../../examples/feedback/data.json"),
         attestation_rego: include_str!("../../../policies/attestation.rego"),
-        attestation_data: include_str!("../../../examples/attestation/data.json"),
+        attestation_data: include_str!("../../../examples/attestation/dev-data.json"),
     }
 }
 

@@ -15,6 +15,10 @@
 //! | `alpha`  | `tenant-a` | CN `alpha`, URI `spiffe://verdict.local/alpha` | `alpha-k1` |
 //! | `beta`   | `tenant-b` | CN `beta`, URI `spiffe://verdict.local/beta`   | `beta-k1`  |
 //!
+//! Each identity also gets an ML-DSA-65 attester key for its runners'
+//! memory reports, trusted by `[attestation.memory]`; the appraisal data
+//! requires a memory report whose regions match the pins the operator adds.
+//!
 //! Operators `op-a1` and `op-a2` belong to `tenant-a`, `op-b1` to `tenant-b`;
 //! the gateway signs feedback responses as `gateway-k1`.
 //!
@@ -34,6 +38,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{ConfigError, GatewayConfig};
+use crate::crypto::{SignatureAlgorithm, SigningKey};
 
 pub use layout::{DevLayout, TRUST_DOMAIN};
 
@@ -259,6 +264,17 @@ fn generate(
             Access::Public,
             signing.public.as_bytes(),
         )?;
+        let attester = SigningKey::generate(SignatureAlgorithm::MlDsa65);
+        writer.file(
+            client(rel::CLIENT_ATTESTER_KEY),
+            Access::Private,
+            attester.to_pkcs8_pem().as_bytes(),
+        )?;
+        writer.file(
+            client(rel::CLIENT_ATTESTER_PUB),
+            Access::Public,
+            attester.verifying_key().to_public_key_pem().as_bytes(),
+        )?;
         identities.push(TemplateIdentity {
             name,
             tenant,
@@ -292,7 +308,7 @@ fn generate(
     let ear = keys::generate("EAR signing key")?;
     writer.file(at(rel::EAR_KEY), Access::Private, ear.private.as_bytes())?;
     writer.file(at(rel::EAR_PUB), Access::Public, ear.public.as_bytes())?;
-    let evidence = crate::crypto::SigningKey::generate(crate::crypto::SignatureAlgorithm::MlDsa65);
+    let evidence = SigningKey::generate(SignatureAlgorithm::MlDsa65);
     writer.file(
         at(rel::EVIDENCE_KEY),
         Access::Private,

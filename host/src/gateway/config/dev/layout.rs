@@ -47,6 +47,8 @@ pub(super) mod rel {
     pub const CLIENT_KEY: &str = "key.pem";
     pub const CLIENT_SIGNING_KEY: &str = "signing.pem";
     pub const CLIENT_SIGNING_PUB: &str = "signing.pub.pem";
+    pub const CLIENT_ATTESTER_KEY: &str = "attester.key";
+    pub const CLIENT_ATTESTER_PUB: &str = "attester.pub";
     pub const GATEWAY_FEEDBACK_KEY: &str = "gateway-feedback.key";
     pub const GATEWAY_FEEDBACK_PUB: &str = "gateway-feedback.pub";
     pub const DECISION_LOG_KEY: &str = "decision-log.key";
@@ -143,6 +145,19 @@ impl DevLayout {
     /// `clients/<identity>/signing.pub.pem`: its public key (SPKI PEM).
     pub fn client_signing_pub(&self, identity: &ServiceIdentity) -> PathBuf {
         self.at(&rel::client(identity.as_str(), rel::CLIENT_SIGNING_PUB))
+    }
+
+    /// `clients/<identity>/attester.key`: the ML-DSA-65 key (PKCS#8 PEM) the
+    /// identity's runners sign memory reports with (`verdict attest memory
+    /// --key`).
+    pub fn client_attester_key(&self, identity: &ServiceIdentity) -> PathBuf {
+        self.at(&rel::client(identity.as_str(), rel::CLIENT_ATTESTER_KEY))
+    }
+
+    /// `clients/<identity>/attester.pub`: its public key (SPKI PEM), listed
+    /// in `[attestation.memory] trusted_keys`.
+    pub fn client_attester_pub(&self, identity: &ServiceIdentity) -> PathBuf {
+        self.at(&rel::client(identity.as_str(), rel::CLIENT_ATTESTER_PUB))
     }
 
     /// `gateway-feedback.key`: the gateway's Ed25519 feedback-response

@@ -103,7 +103,22 @@ ear_ttl_secs = 300
 path = "{attestation}"
 data = "{attestation_data}"
 entrypoint = "data.verdict.attestation.decision"
+
+# Memory reports are trusted only when signed by one of these attester keys,
+# and appraised in strict mode: every region must match a pin. Add the
+# expected digest of each region your runners report, e.g.
+#   pins = {{ weights = "<64 hex: SHA3-256 of the region>" }}
+[attestation.memory]
+trusted_keys = [{attester_keys}]
 "#,
+        attester_keys = identities
+            .iter()
+            .map(|identity| format!(
+                "\"{}\"",
+                rel::client(identity.name, rel::CLIENT_ATTESTER_PUB)
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
         ear_kid = EAR_KID,
         ear_key = rel::EAR_KEY,
         evidence_key = rel::EVIDENCE_KEY,

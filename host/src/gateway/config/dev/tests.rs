@@ -82,6 +82,8 @@ fn ensure_generates_a_complete_setup_that_loads() {
             layout.client_key(id),
             layout.client_signing_key(id),
             layout.client_signing_pub(id),
+            layout.client_attester_key(id),
+            layout.client_attester_pub(id),
         ]);
     }
     let mut created = setup.created().to_vec();
@@ -156,6 +158,15 @@ fn ensure_generates_a_complete_setup_that_loads() {
         assert!(!key.retired());
         assert_eq!(key.public_key(), layout.client_signing_pub(id));
     }
+    let attestation = config.attestation().expect("[attestation]");
+    assert_eq!(
+        attestation.memory_trusted_keys(),
+        [
+            layout.client_attester_pub(&alpha),
+            layout.client_attester_pub(&beta)
+        ],
+        "memory reports are trusted from the identities' attester keys"
+    );
     assert_ne!(
         config.identity(&alpha).unwrap().cert_sha256(),
         config.identity(&beta).unwrap().cert_sha256()
