@@ -292,21 +292,6 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
         .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?;
     let claimed_now = owner.is_none();
     let owner = owner.unwrap_or_else(|| telemetry.tenant_id.to_string());
-    // What feedback will be checked against: the first accepted report's.
-    let execution_key = format!("execution:{hash}");
-    let execution = Execution {
-        tenant: telemetry.tenant_id.clone(),
-        operator: telemetry.operator_id.clone(),
-        attestation_measurement_hash: telemetry.attestation_measurement_hash,
-    };
-    let details = serde_json::to_string(&execution)
-        .map_err(|e| ApiError::unavailable(format!("recording the execution: {e}")))?;
-    let recorded_now = state
-        .ledger
-        .bind(&execution_key, &details, state.binding_retention)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?
-        .is_none();
     let mut bindings = serde_json::Map::new();
     bindings.insert(hash.to_string(), json!(owner));
     let claims = json!({
@@ -320,25 +305,48 @@ async fn telemetry_route(state: Arc<AppState>, request_id: String, a: Admitted) 
     });
     let decided = decide(&state, &request_id, &state.isolation, "isolation", claims).await;
     let accepted = matches!(&decided, Ok((decision, _)) if decision.allow);
-    if !accepted {
-        // Claims the policy (or the log) refused are released, so the
-        // execution's rightful tenant can still report it.
-        if claimed_now {
-            let _ = state.ledger.take(&binding_key).await;
-        }
-        if recorded_now {
-            let _ = state.ledger.take(&execution_key).await;
-        }
+    if !accepted && claimed_now {
+        // A claim the policy (or the log) refused is released, so the
+        // execution's rightful tenant can still report it; only while it is
+        // still this tenant's, never another request's claim.
+        let _ = state
+            .ledger
+            .release(&binding_key, telemetry.tenant_id.as_str())
+            .await;
     }
     let (decision, decision_id) = decided?;
     if !decision.allow {
         return Ok(policy_denied(&request_id, &decision_id, &decision));
     }
+    record_execution(&state, &telemetry).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"request_id": request_id, "decision_id": decision_id})),
     )
         .into_response())
+}
+
+/// Records what feedback on an accepted execution is checked against: the
+/// first accepted report's tenant, operator and measurement. Written only
+/// after the policy allowed, so a refused report never leaves one behind.
+async fn record_execution(state: &AppState, telemetry: &Telemetry) -> Result<(), ApiError> {
+    let execution = Execution {
+        tenant: telemetry.tenant_id.clone(),
+        operator: telemetry.operator_id.clone(),
+        attestation_measurement_hash: telemetry.attestation_measurement_hash,
+    };
+    let details = serde_json::to_string(&execution)
+        .map_err(|e| ApiError::unavailable(format!("recording the execution: {e}")))?;
+    state
+        .ledger
+        .bind(
+            &format!("execution:{}", telemetry.execution_hash),
+            &details,
+            state.binding_retention,
+        )
+        .await
+        .map_err(|e| ApiError::unavailable(format!("binding ledger: {e}")))?;
+    Ok(())
 }
 
 /// Telemetry carries no key id: any of the identity's active keys may sign it
