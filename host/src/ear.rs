@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::digest::Digest;
+use crate::evidence::session::KeyThumbprint;
 use crate::ids::{Kid, ServiceIdentity};
 use crate::messages::jws;
 use crate::messages::{KeyAlgorithm, KeyEntry, Keyring, MessageError};
@@ -97,6 +98,9 @@ pub struct AttestationResult<'a> {
     pub nonce: &'a str,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The key the result is confirmed to (RFC 7800 `cnf`, as `jkt`: the
+    /// RFC 7638 thumbprint, RFC 9449): only its holder may present it.
+    pub confirmation_key: Option<&'a KeyThumbprint>,
     /// Extra members of the submodule, `verdict.`-prefixed.
     pub extensions: serde_json::Map<String, Value>,
 }
@@ -158,14 +162,18 @@ fn claims(result: &AttestationResult<'_>) -> Value {
         json!(result.policy_digest.to_string()),
     );
     submodule.extend(result.extensions.clone());
-    json!({
+    let mut token = json!({
         "eat_profile": EAR_PROFILE,
         "iat": result.issued_at,
         "exp": result.expires_at,
         "eat_nonce": result.nonce,
         "ear.verifier-id": {"developer": "verdict", "build": concat!("verdict-host ", env!("CARGO_PKG_VERSION"))},
         "submods": {SUBMODULE: submodule},
-    })
+    });
+    if let Some(key) = result.confirmation_key {
+        token["cnf"] = json!({"jkt": key});
+    }
+    token
 }
 
 /// Why a token was refused by [`verify`].
@@ -279,6 +287,7 @@ mod tests {
             nonce: "00112233445566778899aabbccddeeff",
             issued_at: 1_000,
             expires_at: 1_300,
+            confirmation_key: None,
             extensions: serde_json::Map::new(),
         }
     }

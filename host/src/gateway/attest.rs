@@ -25,7 +25,7 @@ use crate::crypto::{SignatureAlgorithm, SigningKey, VerifyingKey};
 use crate::digest::Digest;
 use crate::ear::{AttestationResult, EarSigner, EarStatus};
 use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
-use crate::evidence::session::{SessionBinding, bound_nonce};
+use crate::evidence::session::{KeyThumbprint, SessionBinding, bound_nonce, control_plane_nonce};
 use crate::evidence::{
     self, EntryClaims, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions,
 };
@@ -177,6 +177,8 @@ pub(super) async fn attest_route(
     take_challenge(&state, &request, a.peer.name.as_str()).await?;
     require_tenant_and_operator(&state, &a.peer, &request.tenant_id, &request.operator_id)?;
     let ephemeral = verify_request_signature(object, &request)?;
+    let thumbprint = KeyThumbprint::of(&ephemeral)
+        .ok_or_else(|| schema("ephemeral_public_key must be an Ed25519 key"))?;
     let expected = bound_nonce(&request.challenge, &ephemeral);
     let claims = verify_evidence(request.evidence, expected, &attestation.memory)?;
     let binding = SessionBinding {
@@ -185,7 +187,7 @@ pub(super) async fn attest_route(
         tenant: &request.tenant_id,
         operator: &request.operator_id,
         pcr_digest: &pcr_digest(&claims.evidence),
-        ephemeral_key_id: ephemeral.key_id().as_str(),
+        ephemeral_key: &thumbprint,
     }
     .hash();
     // Read, not bound: the binding is recorded only once the appraisal
@@ -227,6 +229,7 @@ pub(super) async fn attest_route(
             "identity": a.peer.name,
             "execution_fingerprint": request.execution_fingerprint,
             "ephemeral_key_id": ephemeral.key_id(),
+            "ephemeral_key_thumbprint": thumbprint,
             "session_binding_hash": binding.hex(),
         },
     });
@@ -247,7 +250,6 @@ pub(super) async fn attest_route(
     extensions.insert("verdict.decision-id".into(), json!(decision_id));
     extensions.insert("verdict.session-binding-hash".into(), json!(binding.hex()));
     extensions.insert("verdict.tenant".into(), json!(request.tenant_id));
-    extensions.insert("verdict.ephemeral-key-id".into(), json!(ephemeral.key_id()));
     let ear = attestation.ear.issue(&AttestationResult {
         status,
         trust_vector: decision.trust_vector,
@@ -256,9 +258,14 @@ pub(super) async fn attest_route(
         nonce: &request.challenge.hex(),
         issued_at: now,
         expires_at: now + attestation.ear_ttl.as_secs() as i64,
+        confirmation_key: Some(&thumbprint),
         extensions,
     });
-    let control_plane_evidence = control_plane_evidence(attestation, &request.runner_nonce).await?;
+    let control_plane_evidence = control_plane_evidence(
+        attestation,
+        &control_plane_nonce(&request.runner_nonce, &binding),
+    )
+    .await?;
     let http_status = if decision.allow {
         StatusCode::OK
     } else {
@@ -272,6 +279,7 @@ pub(super) async fn attest_route(
         "ear": ear,
         "session_binding_hash": binding.hex(),
         "ephemeral_key_id": ephemeral.key_id(),
+        "ephemeral_key_thumbprint": thumbprint,
         "control_plane_evidence": control_plane_evidence,
     });
     if !decision.allow {
@@ -405,12 +413,13 @@ fn pcr_digest(evidence: &[EntryClaims]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// The control plane's own evidence over the runner's nonce: a memory
-/// report of its executable and attestation policy, signed now, and a quote
-/// from its own TPM when one is configured.
+/// The control plane's own evidence over `nonce` (the runner's nonce bound
+/// to the session, [`control_plane_nonce`]): a memory report of its
+/// executable and attestation policy, signed now, and a quote from its own
+/// TPM when one is configured.
 async fn control_plane_evidence(
     attestation: &Attestation,
-    runner_nonce: &EvidenceNonce,
+    nonce: &EvidenceNonce,
 ) -> Result<Value, ApiError> {
     let platform = report::platform();
     let signed = report::sign_measured(
@@ -418,7 +427,7 @@ async fn control_plane_evidence(
         report::ReportMeta {
             workload_id: "verdict-gateway",
             platform: &platform,
-            nonce: runner_nonce,
+            nonce,
             expected: BTreeMap::new(),
             ttl: report::DEFAULT_TTL,
             now: Timestamp::now(),
@@ -428,10 +437,10 @@ async fn control_plane_evidence(
     .map_err(|e| ApiError::unavailable(format!("control-plane evidence: {e}")))?;
     let mut evidence = vec![EvidenceEntry::memory_report(&signed)];
     if let Some(tpm) = &attestation.tpm {
-        evidence.push(control_plane_quote(tpm, runner_nonce).await?);
+        evidence.push(control_plane_quote(tpm, nonce).await?);
     }
     let document = EvidenceDocument {
-        nonce: Some(runner_nonce.clone()),
+        nonce: Some(nonce.clone()),
         evidence,
     };
     Ok(document.to_value())

@@ -10,7 +10,9 @@ use verdict_host::crypto::{SignatureAlgorithm, SigningKey};
 use verdict_host::digest::Digest;
 use verdict_host::evidence::memory::region::{InMemory, Protection, RegionSource};
 use verdict_host::evidence::memory::report::{self, DriftMode, MemoryAppraisal, ReportRequest};
-use verdict_host::evidence::session::{bound_nonce, ephemeral_key};
+use verdict_host::evidence::session::{
+    KeyThumbprint, bound_nonce, control_plane_nonce, ephemeral_key,
+};
 use verdict_host::evidence::{self, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions};
 use verdict_host::gateway::attest::sign_request;
 use verdict_host::policy::PolicyKind;
@@ -225,20 +227,35 @@ async fn a_bound_attestation_gets_an_ear_the_jwks_verifies_and_control_plane_evi
     );
     assert_eq!(ear["eat_nonce"], nonce.hex());
     assert!(ear["exp"].as_i64().unwrap() > now);
+    // The result is confirmed to the runner's ephemeral key by its full
+    // RFC 7638 thumbprint, not a 64-bit key id.
+    let ephemeral = runner.ephemeral("tenant-a", "op-a1");
+    let thumbprint = KeyThumbprint::of(ephemeral.verifying_key()).unwrap();
+    assert_eq!(ear["cnf"]["jkt"], thumbprint.to_string());
+    assert_eq!(reply["ephemeral_key_thumbprint"], thumbprint.to_string());
+    assert!(submod.get("verdict.ephemeral-key-id").is_none());
 
-    // The control plane's own evidence binds the runner's nonce.
+    // The control plane's own evidence binds the runner's nonce and the
+    // session: it cannot be relayed into another session.
     let document = EvidenceDocument::from_value(reply["control_plane_evidence"].clone()).unwrap();
     let options = |nonce: EvidenceNonce| VerifyOptions {
         expected_nonce: Some(nonce),
         now: Timestamp::now(),
         memory: lenient(),
     };
-    let claims = evidence::verify(&document, &options(runner_nonce)).unwrap();
+    let session: Digest = format!("sha256:{}", reply["session_binding_hash"].as_str().unwrap())
+        .parse()
+        .unwrap();
+    let answered = control_plane_nonce(&runner_nonce, &session);
+    let claims = evidence::verify(&document, &options(answered)).unwrap();
     assert_eq!(
         claims.to_value().unwrap()["evidence"][0]["workload_id"],
         "verdict-gateway"
     );
-    assert!(evidence::verify(&document, &options(EvidenceNonce::random())).is_err());
+    assert!(evidence::verify(&document, &options(runner_nonce.clone())).is_err());
+    let other_session = Digest::of(b"another session");
+    let relayed = control_plane_nonce(&runner_nonce, &other_session);
+    assert!(evidence::verify(&document, &options(relayed)).is_err());
 
     drop(alpha);
     let setup = gw.stop().await;
@@ -445,7 +462,7 @@ async fn a_tpm_quote_over_the_bound_nonce_attests_and_binds_its_pcr_digest() {
         tenant: &"tenant-a".parse().unwrap(),
         operator: &"op-a1".parse().unwrap(),
         pcr_digest: &hex::decode(pcr_digest).unwrap(),
-        ephemeral_key_id: ephemeral.verifying_key().key_id().as_str(),
+        ephemeral_key: &KeyThumbprint::of(ephemeral.verifying_key()).unwrap(),
     }
     .hash();
     assert_eq!(reply["session_binding_hash"], expected.hex());
@@ -572,8 +589,11 @@ async fn the_control_plane_quotes_its_own_tpm_over_the_runner_nonce() {
         let reply = attest(&mut alpha, body).await.expect(200);
         let document =
             EvidenceDocument::from_value(reply["control_plane_evidence"].clone()).unwrap();
+        let session: Digest = format!("sha256:{}", reply["session_binding_hash"].as_str().unwrap())
+            .parse()
+            .unwrap();
         let options = VerifyOptions {
-            expected_nonce: Some(runner_nonce),
+            expected_nonce: Some(control_plane_nonce(&runner_nonce, &session)),
             now: Timestamp::now(),
             memory: lenient(),
         };
