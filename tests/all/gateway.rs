@@ -862,6 +862,31 @@ async fn manifests_are_verified() {
 
 // ---------------------------------------------------------------- Redis
 
+/// A Redis that may evict keys would forget nonces and bindings early:
+/// `verdict serve` refuses it at start-up, naming the setting.
+#[test]
+fn serve_refuses_a_redis_that_may_evict_keys() {
+    let redis =
+        redis::RedisServer::start_with(redis::free_port(), &["--maxmemory-policy", "allkeys-lru"]);
+    let setup = Setup::new();
+    let url = redis.url();
+    setup.edit_config(|text| {
+        text.replacen(
+            "backend = \"memory\"\n",
+            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
+            1,
+        )
+    });
+    let out = attacks::serve_refused(setup.layout().config().to_str().unwrap());
+    let stderr = crate::cli::stderr(&out);
+    assert_eq!(crate::cli::code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("maxmemory-policy is `allkeys-lru`")
+            && stderr.contains("set `maxmemory-policy noeviction`"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_backend_detects_replays_and_fails_closed() {
     let mut redis = redis::RedisServer::start();

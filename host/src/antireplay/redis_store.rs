@@ -36,7 +36,9 @@ use super::{Claim, ClaimFuture, Namespace, NonceStore, StoreError, Unavailable, 
 ///
 /// Its durability is Redis's: a server restarted without persistence forgets
 /// every nonce, so run it with persistence (or accept replays for up to one
-/// retention after a restart).
+/// retention after a restart). A server that may evict keys under memory
+/// pressure would forget them too: [`RedisNonceStore::connect`] refuses any
+/// `maxmemory-policy` but `noeviction`.
 ///
 /// Clones, and stores made by [`RedisNonceStore::namespaced`], share one
 /// connection.
@@ -59,7 +61,8 @@ impl RedisNonceStore {
     /// [`StoreError::Unavailable`] with [`Unavailable::InvalidUrl`] if `url`
     /// does not parse, [`Unavailable::Connect`] if the server refuses or
     /// fails the connection, [`Unavailable::ConnectTimeout`] if it does not
-    /// answer within `timeout`.
+    /// answer within `timeout`; [`StoreError::Evicting`] if the server's
+    /// `maxmemory-policy` is not `noeviction`.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(Unavailable::InvalidUrl)?;
         let config = ConnectionManagerConfig::new()
@@ -71,11 +74,34 @@ impl RedisNonceStore {
                 .await
                 .map_err(|_| Unavailable::ConnectTimeout(timeout))?
                 .map_err(Unavailable::Connect)?;
-        Ok(Self {
+        let store = Self {
             connection,
             timeout,
             namespace: None,
-        })
+        };
+        store.refuse_eviction().await?;
+        Ok(store)
+    }
+
+    /// Reads the eviction policy from `INFO memory` (which an ACL user
+    /// allowed `@connection`-level commands can run, unlike `CONFIG GET`);
+    /// anything but `noeviction`, or no policy at all, is refused.
+    async fn refuse_eviction(&self) -> Result<(), StoreError> {
+        let info: String = self
+            .query(redis::cmd("INFO").arg("memory").to_owned())
+            .await?;
+        let policy = info
+            .lines()
+            .find_map(|line| line.strip_prefix("maxmemory_policy:"))
+            .map(str::trim)
+            .unwrap_or("(not reported)");
+        if policy == "noeviction" {
+            Ok(())
+        } else {
+            Err(StoreError::Evicting {
+                policy: policy.to_string(),
+            })
+        }
     }
 
     /// A handle on the same connection whose keys live in `namespace`:

@@ -85,6 +85,17 @@ pub enum StoreError {
         /// The retention that was asked for.
         retention: Duration,
     },
+    /// The Redis server may evict keys before they expire: a forgotten nonce
+    /// reopens replay and a forgotten binding lets a second tenant claim it,
+    /// so the store refuses such a server at start-up.
+    #[error(
+        "the redis server's maxmemory-policy is `{policy}`, which may evict nonces and bindings \
+         before they expire: set `maxmemory-policy noeviction` on the server"
+    )]
+    Evicting {
+        /// The server's `maxmemory_policy`, as `INFO memory` reports it.
+        policy: String,
+    },
 }
 
 /// Why a remote nonce store is unavailable.

@@ -342,7 +342,7 @@ fn serve_refuses_an_attestation_section_that_trusts_nothing() {
 
 /// Runs `verdict serve --config CONFIG`, which must exit on its own: a
 /// gateway that started after all is killed and the test fails.
-fn serve_refused(config: &str) -> std::process::Output {
+pub(super) fn serve_refused(config: &str) -> std::process::Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
         .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
         .env("VERDICT_CACHE_DIR", root().join("target/test-cache"))

@@ -268,3 +268,26 @@ async fn an_invalid_url_is_unavailable() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_may_evict_keys_is_refused_naming_the_setting() {
+    for policy in ["allkeys-lru", "volatile-ttl", "allkeys-random"] {
+        let server = RedisServer::start_with(free_port(), &["--maxmemory-policy", policy]);
+        let refused = RedisNonceStore::connect(&server.url(), Duration::from_secs(2)).await;
+        match refused {
+            Err(StoreError::Evicting { policy: found }) => assert_eq!(found, policy),
+            other => panic!("{policy}: expected Evicting, got {other:?}"),
+        }
+        let message = RedisNonceStore::connect(&server.url(), Duration::from_secs(2))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("maxmemory-policy noeviction"), "{message}");
+    }
+    let explicit = RedisServer::start_with(free_port(), &["--maxmemory-policy", "noeviction"]);
+    assert!(
+        RedisNonceStore::connect(&explicit.url(), Duration::from_secs(2))
+            .await
+            .is_ok()
+    );
+}

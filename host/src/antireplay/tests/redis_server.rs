@@ -21,9 +21,16 @@ impl RedisServer {
 
     /// Starts a server on `port`, e.g. to restart one that was killed.
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts a server on `port` with `extra` configuration arguments
+    /// (e.g. `["--maxmemory-policy", "allkeys-lru"]`).
+    pub fn start_with(port: u16, extra: &[&str]) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
