@@ -922,6 +922,48 @@ async fn redis_backend_detects_replays_and_fails_closed() {
     }
 }
 
+/// The production store: a TLS-only Redis (`rediss://`, roots from
+/// `replay.redis_ca`) with an ACL user. Replays are caught through it, and
+/// the password never reaches a client or the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_redis_with_an_acl_user_backs_the_gateway() {
+    let redis = redis::TlsRedis::start();
+    let setup = Setup::new();
+    let url = redis.url(redis::TlsRedis::USER, redis::TlsRedis::PASSWORD);
+    let ca = redis.ca_file();
+    setup.edit_config(|text| {
+        text.replacen(
+            "backend = \"memory\"\n",
+            &format!(
+                "backend = \"redis\"\nredis_url = \"{url}\"\nredis_ca = \"{}\"\n",
+                ca.display()
+            ),
+            1,
+        )
+    });
+    let gw = setup.start().await;
+    let alpha = signing_key(gw.layout(), "alpha");
+    let mut client = gw.client("alpha").await;
+    let request =
+        Telemetry::new("tenant-a", "op-a1", &fresh_hash("tls"), MEASUREMENT).signed(&alpha);
+    let accepted = client.send(&request).await;
+    accepted.expect(202);
+    client.send(&request).await.expect_error(409, "replay");
+    drop(client);
+    let setup = gw.stop().await;
+    let log = std::fs::read_to_string(setup.layout().decision_log()).unwrap();
+    assert!(!log.contains(redis::TlsRedis::PASSWORD));
+
+    // A wrong password: the gateway refuses to start, without echoing it.
+    let wrong = redis.url(redis::TlsRedis::USER, "not-the-password");
+    setup.edit_config(|text| text.replace(&url, &wrong));
+    let out = attacks::serve_refused(setup.layout().config().to_str().unwrap());
+    let stderr = crate::cli::stderr(&out);
+    assert_eq!(crate::cli::code(&out), 2, "{stderr}");
+    assert!(stderr.contains("anti-replay store"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+}
+
 /// Two replicas on one Redis: an execution reported to one is held for its
 /// tenant on the other, and feedback sent to the other is checked against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

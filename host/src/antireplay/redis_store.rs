@@ -64,7 +64,33 @@ impl RedisNonceStore {
     /// answer within `timeout`; [`StoreError::Evicting`] if the server's
     /// `maxmemory-policy` is not `noeviction`.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(Unavailable::InvalidUrl)?;
+        Self::connect_with_roots(url, None, timeout).await
+    }
+
+    /// As [`connect`](Self::connect), for a `rediss://` URL whose server
+    /// certificate chains to one of `roots` (PEM certificates) instead of
+    /// the system's trusted roots. The URL may carry an ACL user and its
+    /// password (`rediss://user:password@host:port/`).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); [`Unavailable::Tls`] if `roots` holds
+    /// no usable certificate.
+    pub async fn connect_with_roots(
+        url: &str,
+        roots: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let client = match roots {
+            None => redis::Client::open(url).map_err(Unavailable::InvalidUrl)?,
+            Some(root_cert) => {
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(url, certificates).map_err(Unavailable::Tls)?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)

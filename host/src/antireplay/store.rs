@@ -105,6 +105,9 @@ pub enum Unavailable {
     /// repeated: it may carry a password.)
     #[error("invalid redis URL: {0}")]
     InvalidUrl(#[source] redis::RedisError),
+    /// The TLS roots given for a `rediss://` server are unusable.
+    #[error("redis TLS roots: {0}")]
+    Tls(#[source] redis::RedisError),
     /// Connecting to the server failed.
     #[error("connecting to redis failed: {0}")]
     Connect(#[source] redis::RedisError),

@@ -247,9 +247,17 @@ async fn guards(config: &GatewayConfig) -> Result<(Guards, Arc<dyn Ledger>), Sta
             )
         }
         ReplayBackend::Redis(url) => {
-            let redis = RedisNonceStore::connect(url.as_str(), RedisNonceStore::DEFAULT_TIMEOUT)
-                .await
-                .map_err(|e| StartError::Store(e.to_string()))?;
+            let roots = match config.replay().redis_ca() {
+                Some(path) => Some(fs::read(path).map_err(|e| file_error(path, e))?),
+                None => None,
+            };
+            let redis = RedisNonceStore::connect_with_roots(
+                url.as_str(),
+                roots,
+                RedisNonceStore::DEFAULT_TIMEOUT,
+            )
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
             let stores: [Arc<dyn NonceStore>; 3] = [
                 Arc::new(redis.namespaced(namespace("telemetry")?)),
                 Arc::new(redis.namespaced(namespace("feedback")?)),

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use crate::antireplay::{Claim, Namespace, NonceStore, RedisNonceStore, StoreError, Unavailable};
 
-use super::redis_server::{RedisServer, free_port};
+use super::redis_server::{RedisServer, TlsRedis, free_port};
 use super::{nonce, race, tenant};
 
 const RETENTION: Duration = Duration::from_secs(900);
@@ -289,5 +289,74 @@ async fn a_server_that_may_evict_keys_is_refused_naming_the_setting() {
         RedisNonceStore::connect(&explicit.url(), Duration::from_secs(2))
             .await
             .is_ok()
+    );
+}
+
+/// A TLS-only Redis with an ACL user: claims and ledger scripts work with
+/// the right user, password and roots, and every other combination fails
+/// closed.
+#[tokio::test]
+async fn a_tls_redis_with_an_acl_user_works_and_refuses_anything_else() {
+    let redis = TlsRedis::start();
+    let timeout = Duration::from_secs(2);
+    let good = redis.url(TlsRedis::USER, TlsRedis::PASSWORD);
+    let roots = std::fs::read(redis.ca_file()).unwrap();
+    let store = RedisNonceStore::connect_with_roots(&good, Some(roots), timeout)
+        .await
+        .expect("the ACL user connects over TLS");
+    let (t, n) = (tenant("tenant-a"), nonce("tls-nonce-1"));
+    let retention = Duration::from_secs(60);
+    assert_eq!(store.claim(&t, &n, retention).await.unwrap(), Claim::Fresh);
+    assert_eq!(
+        store.claim(&t, &n, retention).await.unwrap(),
+        Claim::Replayed
+    );
+    let ledger = crate::antireplay::RedisLedger::new(store);
+    use crate::antireplay::Ledger as _;
+    assert_eq!(
+        ledger
+            .bind("binding:x", "tenant-a", retention)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(ledger.release("binding:x", "tenant-a").await.unwrap());
+
+    let refused = |url: String, roots: Option<Vec<u8>>| async move {
+        RedisNonceStore::connect_with_roots(&url, roots, timeout).await
+    };
+    let wrong_password = refused(
+        redis.url(TlsRedis::USER, "guess"),
+        Some(redis.ca_pem.clone()),
+    );
+    assert!(
+        matches!(wrong_password.await, Err(StoreError::Unavailable(_))),
+        "a wrong password is refused"
+    );
+    let port = redis.server.port();
+    let anonymous = refused(
+        format!("rediss://127.0.0.1:{port}/"),
+        Some(redis.ca_pem.clone()),
+    );
+    assert!(anonymous.await.is_err(), "the default user is off");
+    let plaintext = refused(
+        format!(
+            "redis://{}:{}@127.0.0.1:{port}/",
+            TlsRedis::USER,
+            TlsRedis::PASSWORD
+        ),
+        None,
+    );
+    assert!(plaintext.await.is_err(), "no plaintext on the TLS port");
+    let stranger = TlsRedis::start();
+    let wrong_roots = refused(good.clone(), Some(stranger.ca_pem.clone()));
+    assert!(
+        wrong_roots.await.is_err(),
+        "a certificate from another CA is refused"
+    );
+    let system_roots = refused(good, None);
+    assert!(
+        system_roots.await.is_err(),
+        "the test CA is not a system root"
     );
 }

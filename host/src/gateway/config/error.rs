@@ -208,6 +208,13 @@ pub enum ConfigError {
         config: PathBuf,
     },
 
+    /// `replay.redis_ca` names TLS roots for a connection that is not TLS.
+    #[error("{config}: replay.redis_ca is set, but replay.redis_url is not a rediss:// (TLS) URL")]
+    RedisCaUnused {
+        /// The config file.
+        config: PathBuf,
+    },
+
     /// Seen nonces would be forgotten while a request carrying one could
     /// still be accepted, opening a replay window.
     #[error(

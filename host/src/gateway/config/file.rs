@@ -125,6 +125,7 @@ pub(super) enum FileReplayBackend {
 pub(super) struct FileReplay {
     pub backend: FileReplayBackend,
     pub redis_url: Option<RedisUrl>,
+    pub redis_ca: Option<PathBuf>,
     pub max_age_secs: NonZeroU64,
     pub future_skew_secs: u64,
     pub retention_secs: u64,
@@ -135,6 +136,7 @@ impl Default for FileReplay {
         Self {
             backend: FileReplayBackend::Memory,
             redis_url: None,
+            redis_ca: None,
             max_age_secs: defaults::REPLAY_MAX_AGE_SECS,
             future_skew_secs: defaults::REPLAY_FUTURE_SKEW_SECS,
             retention_secs: defaults::REPLAY_RETENTION_SECS,

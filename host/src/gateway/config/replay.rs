@@ -1,6 +1,7 @@
 //! `[replay]`: where seen nonces are kept and for how long requests are fresh.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Clone)]
 pub struct ReplayConfig {
     pub(super) backend: ReplayBackend,
+    pub(super) redis_ca: Option<PathBuf>,
     pub(super) max_age_secs: u64,
     pub(super) future_skew_secs: u64,
     pub(super) retention_secs: u64,
@@ -19,6 +21,13 @@ impl ReplayConfig {
     /// Where seen nonces are stored.
     pub fn backend(&self) -> &ReplayBackend {
         &self.backend
+    }
+
+    /// `redis_ca`: PEM certificates trusted to issue the Redis server's TLS
+    /// certificate (only with a `rediss://` URL); without it, the system's
+    /// roots.
+    pub fn redis_ca(&self) -> Option<&Path> {
+        self.redis_ca.as_deref()
     }
 
     /// `max_age_secs`: the oldest a request's timestamp may be.

@@ -367,6 +367,24 @@ fn rejects_duplicate_identities_and_pins() {
 }
 
 #[test]
+fn redis_ca_is_taken_only_for_a_tls_url() {
+    let tls = format!(
+        "{MINIMAL}\n[replay]\nbackend = \"redis\"\nredis_url = \"rediss://verdict:pw@cache:6380/\"\nredis_ca = \"gateway.key\"\n"
+    );
+    let config = load(&tls).unwrap();
+    assert!(config.replay().redis_ca().unwrap().ends_with("gateway.key"));
+
+    let plaintext = tls.replace("rediss://", "redis://");
+    assert!(matches!(
+        reject(&plaintext),
+        ConfigError::RedisCaUnused { .. }
+    ));
+    let missing = tls.replace("redis_ca = \"gateway.key\"", "redis_ca = \"nowhere.pem\"");
+    let err = reject(&missing).to_string();
+    assert!(err.contains("replay.redis_ca"), "{err}");
+}
+
+#[test]
 fn redis_url_is_required_exactly_with_redis() {
     let err = reject(&format!("{MINIMAL}\n[replay]\nbackend = \"redis\"\n"));
     assert!(

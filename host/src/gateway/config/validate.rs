@@ -173,6 +173,17 @@ impl Checker<'_> {
                 });
             }
         };
+        let redis_ca = match (&backend, replay.redis_ca) {
+            (_, None) => None,
+            (ReplayBackend::Redis(url), Some(ca)) if url.as_str().starts_with("rediss://") => {
+                Some(self.file("replay.redis_ca", &ca)?)
+            }
+            (_, Some(_)) => {
+                return Err(ConfigError::RedisCaUnused {
+                    config: self.config.to_path_buf(),
+                });
+            }
+        };
         let max_age_secs = replay.max_age_secs.get();
         let window = max_age_secs.checked_add(replay.future_skew_secs);
         if window.is_none_or(|window| replay.retention_secs < window) {
@@ -185,6 +196,7 @@ impl Checker<'_> {
         }
         Ok(ReplayConfig {
             backend,
+            redis_ca,
             max_age_secs,
             future_skew_secs: replay.future_skew_secs,
             retention_secs: replay.retention_secs,
