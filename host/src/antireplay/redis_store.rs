@@ -1,5 +1,6 @@
 //! A nonce store shared by every replica, on Redis.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -26,9 +27,10 @@ use super::{Claim, ClaimFuture, Namespace, NonceStore, StoreError, Unavailable, 
 /// Every Redis error, broken connection or unanswered command becomes
 /// [`StoreError::Unavailable`], never a `Claim`. Each call is bounded by the
 /// timeout given to [`RedisNonceStore::connect`], so a vanished server costs
-/// a caller at most that long. The underlying
-/// [`ConnectionManager`] reconnects after a failure, so claims resume once
-/// the server is back.
+/// a caller at most that long. A call that fails for want of the server
+/// (an I/O error or a timeout) drops the connection, and the next call
+/// connects afresh, so claims resume as soon as the server is back, without
+/// a restart.
 ///
 /// An `Unavailable` claim may nevertheless have been recorded (a command can
 /// reach Redis and its reply be lost): a client retrying after a 503 must
@@ -44,7 +46,10 @@ use super::{Claim, ClaimFuture, Namespace, NonceStore, StoreError, Unavailable, 
 /// connection.
 #[derive(Clone)]
 pub struct RedisNonceStore {
-    connection: ConnectionManager,
+    client: redis::Client,
+    /// The live connection, or `None` after a failure: the next call
+    /// reconnects. Shared by clones and namespaced handles.
+    connection: Arc<Mutex<Option<ConnectionManager>>>,
     timeout: Duration,
     namespace: Option<Namespace>,
 }
@@ -91,22 +96,48 @@ impl RedisNonceStore {
                 redis::Client::build_with_tls(url, certificates).map_err(Unavailable::Tls)?
             }
         };
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(2);
-        let connection =
-            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
-                .await
-                .map_err(|_| Unavailable::ConnectTimeout(timeout))?
-                .map_err(Unavailable::Connect)?;
+        let connection = open(&client, timeout).await?;
         let store = Self {
-            connection,
+            client,
+            connection: Arc::new(Mutex::new(Some(connection))),
             timeout,
             namespace: None,
         };
         store.refuse_eviction().await?;
         Ok(store)
+    }
+
+    /// The live connection, or a fresh one if the last call lost it.
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(live) = self.slot().clone() {
+            return Ok(live);
+        }
+        let fresh = open(&self.client, self.timeout).await?;
+        *self.slot() = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Drops the connection after `error` if it says the server is gone or
+    /// did not answer, so the next call reconnects instead of waiting on a
+    /// dead socket or a reconnection stuck in backoff.
+    fn forget_connection_after(&self, error: &Unavailable) {
+        let lost = match error {
+            Unavailable::CommandTimeout(_) => true,
+            Unavailable::Command(e) => {
+                e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()
+            }
+            _ => false,
+        };
+        if lost {
+            *self.slot() = None;
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ConnectionManager>> {
+        // Every update is one assignment: a poisoned lock holds a whole value.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reads the eviction policy from `INFO memory` (which an ACL user
@@ -158,7 +189,6 @@ impl RedisNonceStore {
 
     async fn claim_key(&self, key: String, retention: Duration) -> Result<Claim, StoreError> {
         let millis = retention_millis(retention)?;
-        let mut connection = self.connection.clone();
         let command = redis::cmd("SET")
             .arg(&key)
             .arg(1)
@@ -166,18 +196,8 @@ impl RedisNonceStore {
             .arg("PX")
             .arg(millis)
             .to_owned();
-        let reply = tokio::time::timeout(
-            self.timeout,
-            command.query_async::<Option<String>>(&mut connection),
-        )
-        .await
-        .map_err(|_| {
-            tracing::warn!(timeout = ?self.timeout, "redis nonce claim timed out");
-            Unavailable::CommandTimeout(self.timeout)
-        })?
-        .map_err(|error| {
+        let reply: Option<String> = self.query(command).await.inspect_err(|error| {
             tracing::warn!(%error, "redis nonce claim failed");
-            Unavailable::Command(error)
         })?;
         match reply.as_deref() {
             Some("OK") => Ok(Claim::Fresh),
@@ -196,13 +216,32 @@ impl RedisNonceStore {
         &self,
         command: redis::Cmd,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let reply = tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection))
             .await
-            .map_err(|_| Unavailable::CommandTimeout(self.timeout))?
-            .map_err(Unavailable::Command)?;
-        Ok(reply)
+            .map_err(|_| Unavailable::CommandTimeout(self.timeout))
+            .and_then(|reply| reply.map_err(Unavailable::Command));
+        reply.map_err(|error| {
+            self.forget_connection_after(&error);
+            error.into()
+        })
     }
+}
+
+/// A connection manager for `client`, bounded by `timeout` to connect and
+/// for each answer.
+async fn open(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, Unavailable> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(timeout)
+        .set_response_timeout(timeout)
+        .set_number_of_retries(2);
+    tokio::time::timeout(
+        timeout,
+        ConnectionManager::new_with_config(client.clone(), config),
+    )
+    .await
+    .map_err(|_| Unavailable::ConnectTimeout(timeout))?
+    .map_err(Unavailable::Connect)
 }
 
 impl std::fmt::Debug for RedisNonceStore {
