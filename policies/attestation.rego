@@ -74,6 +74,14 @@ untrusted_aks := {tpm.ak_fingerprint | some tpm in tpms; not tpm.ak_fingerprint 
 
 identity_problems contains sprintf("TPM AK %s is not trusted (data.tpm.trusted_aks)", [ak]) if some ak in untrusted_aks
 
+# A clock that may have gone backwards (safe = NO) means the TPM lost
+# state it had reported; its quotes cannot be ordered, so they are refused
+# (as Keylime does).
+hardware_problems contains sprintf("TPM clock of AK %s is not safe (it may have gone backwards)", [tpm.ak_fingerprint]) if {
+	some tpm in tpms
+	not object.get(tpm, ["clock", "safe"], false) == true
+}
+
 pcr_refs := object.get(data, ["tpm", "pcrs"], {})
 
 hardware_problems contains sprintf("PCR %s:%s is %s, expected %s", [bank, index, got, want]) if {

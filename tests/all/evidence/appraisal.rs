@@ -173,6 +173,7 @@ fn an_unknown_tpm_ak_is_refused_and_a_listed_one_affirmed() {
         "type": "tpm",
         "ak_fingerprint": "sha256:aa",
         "pcrs": {"sha256": {"0": "00"}},
+        "clock": {"clock": 1000, "reset_count": 1, "restart_count": 0, "safe": true},
     });
     let required = json!({"required": ["tpm"]});
     let decision = appraise(evidence(vec![tpm.clone()]), required);
@@ -200,6 +201,20 @@ fn an_unknown_tpm_ak_is_refused_and_a_listed_one_affirmed() {
         3,
         "no PCR references: unreferenced"
     );
+
+    let mut unsafe_clock = tpm.clone();
+    unsafe_clock["clock"]["safe"] = json!(false);
+    let decision = appraise(evidence(vec![unsafe_clock]), trusted.clone());
+    assert!(!decision.allow);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r == "TPM clock of AK sha256:aa is not safe (it may have gone backwards)"),
+        "{:?}",
+        decision.reasons
+    );
+    assert_eq!(vector(&decision).hardware, 97);
 
     let mut referenced = trusted;
     referenced["tpm"]["pcrs"] = json!({"sha256": {"0": "11"}});
