@@ -870,13 +870,7 @@ fn serve_refuses_a_redis_that_may_evict_keys() {
         redis::RedisServer::start_with(redis::free_port(), &["--maxmemory-policy", "allkeys-lru"]);
     let setup = Setup::new();
     let url = redis.url();
-    setup.edit_config(|text| {
-        text.replacen(
-            "backend = \"memory\"\n",
-            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
-            1,
-        )
-    });
+    setup.use_redis(&url, None);
     let out = attacks::serve_refused(setup.layout().config().to_str().unwrap());
     let stderr = crate::cli::stderr(&out);
     assert_eq!(crate::cli::code(&out), 2, "{stderr}");
@@ -892,13 +886,7 @@ async fn redis_backend_detects_replays_and_fails_closed() {
     let mut redis = redis::RedisServer::start();
     let setup = Setup::new();
     let url = redis.url();
-    setup.edit_config(|text| {
-        text.replacen(
-            "backend = \"memory\"\n",
-            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
-            1,
-        )
-    });
+    setup.use_redis(&url, None);
     let gw = setup.start().await;
     let alpha = signing_key(gw.layout(), "alpha");
     let mut client = gw.client("alpha").await;
@@ -942,13 +930,7 @@ async fn redis_killed_under_load_recovers_without_a_duplicate_accept() {
     let mut server = redis::RedisServer::start_with(port, &durable);
     let setup = Setup::new();
     let url = server.url();
-    setup.edit_config(|text| {
-        text.replacen(
-            "backend = \"memory\"\n",
-            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
-            1,
-        )
-    });
+    setup.use_redis(&url, None);
     let gw = setup.start().await;
     let alpha = signing_key(gw.layout(), "alpha");
     let mut client = gw.client("alpha").await;
@@ -1005,16 +987,7 @@ async fn a_tls_redis_with_an_acl_user_backs_the_gateway() {
     let setup = Setup::new();
     let url = redis.url(redis::TlsRedis::USER, redis::TlsRedis::PASSWORD);
     let ca = redis.ca_file();
-    setup.edit_config(|text| {
-        text.replacen(
-            "backend = \"memory\"\n",
-            &format!(
-                "backend = \"redis\"\nredis_url = \"{url}\"\nredis_ca = \"{}\"\n",
-                ca.display()
-            ),
-            1,
-        )
-    });
+    setup.use_redis(&url, Some(&ca));
     let gw = setup.start().await;
     let alpha = signing_key(gw.layout(), "alpha");
     let mut client = gw.client("alpha").await;
@@ -1045,13 +1018,7 @@ async fn replicas_sharing_redis_share_bindings_and_executions() {
     let redis = redis::RedisServer::start();
     let url = redis.url();
     let first = Setup::new();
-    first.edit_config(|text| {
-        text.replacen(
-            "backend = \"memory\"\n",
-            &format!("backend = \"redis\"\nredis_url = \"{url}\"\n"),
-            1,
-        )
-    });
+    first.use_redis(&url, None);
     let second = first.replica();
     let (one, two) = (first.start().await, second.start().await);
     let alpha = signing_key(one.layout(), "alpha");

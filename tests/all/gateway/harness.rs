@@ -104,6 +104,21 @@ impl Setup {
         fs::write(&path, edited).expect("write verdict.toml");
     }
 
+    /// Switches `[replay]` to the Redis at `url`, with `ca` as its TLS roots
+    /// (`replay.redis_ca`) when given.
+    pub fn use_redis(&self, url: &str, ca: Option<&Path>) {
+        let ca = ca.map_or_else(String::new, |ca| {
+            format!("redis_ca = \"{}\"\n", ca.display())
+        });
+        self.edit_config(|text| {
+            text.replacen(
+                "backend = \"memory\"\n",
+                &format!("backend = \"redis\"\nredis_url = \"{url}\"\n{ca}"),
+                1,
+            )
+        });
+    }
+
     /// Replaces the `[limits]` table's settings.
     pub fn set_limits(&self, max_body_bytes: usize, rate: u32, burst: u32) {
         self.edit_config(|text| {
