@@ -36,7 +36,7 @@ use verdict_host::gateway::client::{
     ClientIdentity, Connection, SignedRequest, TelemetryRequest, signed_telemetry, tls_config,
 };
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevPolicies, DevSetup};
+use verdict_host::gateway::dev::{DevPolicies, DevSetup};
 use verdict_host::gateway::routes::router;
 use verdict_host::gateway::serve::serve_mtls;
 use verdict_host::gateway::tls::{TlsFiles, server_config};

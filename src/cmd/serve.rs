@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use verdict_host::gateway::app::AppState;
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevPolicies, DevSetup};
+use verdict_host::gateway::dev::{DevPolicies, DevSetup};
 use verdict_host::gateway::routes::{operations_router, router};
 use verdict_host::gateway::serve::{serve_mtls, serve_plaintext};
 use verdict_host::gateway::tls::{TlsFiles, server_config};

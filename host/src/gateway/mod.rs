@@ -8,6 +8,7 @@ mod attestation;
 pub mod client;
 pub mod config;
 pub mod decisions;
+pub mod dev;
 pub mod errors;
 pub mod metrics;
 pub mod ratelimit;

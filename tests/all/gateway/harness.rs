@@ -22,7 +22,7 @@ use tokio_rustls::TlsConnector;
 
 use verdict_host::gateway::app::AppState;
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevLayout, DevPolicies, DevSetup};
+use verdict_host::gateway::dev::{DevLayout, DevPolicies, DevSetup};
 use verdict_host::gateway::decisions::DecisionWriter;
 use verdict_host::gateway::routes::router;
 use verdict_host::gateway::serve::serve_mtls;

@@ -33,7 +33,7 @@ mod tests;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, GatewayConfig};
+use super::config::{ConfigError, GatewayConfig};
 
 pub use layout::{DevLayout, TRUST_DOMAIN};
 
