@@ -31,7 +31,7 @@ use axum::routing::post;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signer, SigningKey};
 use verdict_host::digest::Digest;
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::start::AppState;
 use verdict_host::gateway::client::{
     ClientIdentity, Connection, SignedRequest, TelemetryRequest, signed_telemetry, tls_config,
 };

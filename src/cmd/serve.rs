@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::start::AppState;
 use verdict_host::gateway::config::GatewayConfig;
 use verdict_host::gateway::dev::{DevPolicies, DevSetup};
 use verdict_host::gateway::routes::{operations_router, router};

@@ -2,9 +2,6 @@
 //! feedback, JWS execution manifests, anti-replay, and policy decisions over
 //! HTTP, every one of them in the signed decision log.
 
-pub mod app;
-pub mod attest;
-mod attestation;
 pub mod client;
 pub mod config;
 pub mod decisions;
@@ -14,4 +11,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod routes;
 pub mod serve;
+pub mod start;
 pub mod tls;
+
+pub use routes::attest;

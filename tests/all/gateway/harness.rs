@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::start::AppState;
 use verdict_host::gateway::config::GatewayConfig;
 use verdict_host::gateway::dev::{DevLayout, DevPolicies, DevSetup};
 use verdict_host::gateway::decisions::DecisionWriter;

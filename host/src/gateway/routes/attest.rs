@@ -17,9 +17,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::app::AppState;
-use super::errors::ApiError;
-use super::routes::{Admitted, RouteResult, decide, require_tenant_and_operator};
+use super::{Admitted, RouteResult, decide, require_tenant_and_operator};
+use crate::gateway::errors::ApiError;
+use crate::gateway::start::AppState;
 use crate::antireplay::StoreError;
 use crate::crypto::{SignatureAlgorithm, SigningKey, VerifyingKey};
 use crate::digest::Digest;
@@ -215,7 +215,7 @@ pub(super) async fn attest_route(
     )
     .await?;
     if !isolation.allow {
-        return Ok(super::routes::policy_denied(
+        return Ok(super::policy_denied(
             &request_id,
             &isolation_id,
             &isolation,

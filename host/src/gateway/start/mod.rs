@@ -1,5 +1,7 @@
 //! The gateway's state, built once from its configuration.
 
+mod attestation;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
@@ -7,10 +9,10 @@ use std::sync::Arc;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 
-use super::config::{GatewayConfig, PolicyConfig, PolicyFormat, ReplayBackend};
-use super::decisions::{self, DecisionSink, DecisionWriter};
-use super::metrics::Metrics;
-use super::ratelimit::RateLimiter;
+use crate::gateway::config::{GatewayConfig, PolicyConfig, PolicyFormat, ReplayBackend};
+use crate::gateway::decisions::{self, DecisionSink, DecisionWriter};
+use crate::gateway::metrics::Metrics;
+use crate::gateway::ratelimit::RateLimiter;
 use crate::antireplay::{
     AntiReplay, Freshness, Ledger, MemoryLedger, MemoryNonceStore, Namespace, NonceStore,
     RedisLedger, RedisNonceStore,
@@ -65,7 +67,7 @@ pub struct AppState {
     /// How long a session binding stays bound to its first tenant.
     pub binding_retention: std::time::Duration,
     /// `/v1/challenge` and `/v1/attest`, when `[attestation]` is configured.
-    pub attestation: Option<super::attest::Attestation>,
+    pub attestation: Option<crate::gateway::routes::attest::Attestation>,
     pub log: DecisionSink,
     pub metrics: Metrics,
     pub rate: RateLimiter,
@@ -139,7 +141,7 @@ impl AppState {
                 .attestation()
                 .map_or(DEFAULT_BINDING_RETENTION, |a| a.binding_retention()),
             attestation: match config.attestation() {
-                Some(section) => Some(super::attestation::build(config, section, runtime)?),
+                Some(section) => Some(attestation::build(config, section, runtime)?),
                 None => None,
             },
             log: sink,

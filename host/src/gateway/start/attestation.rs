@@ -4,10 +4,10 @@ use std::path::Path;
 
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 
-use super::app::{StartError, file_error, load_policy, read};
-use super::attest::{Attestation, ControlPlaneTpm};
-use super::config::{AttestationConfig, GatewayConfig};
-use super::tls;
+use super::{StartError, file_error, load_policy, read};
+use crate::gateway::config::{AttestationConfig, GatewayConfig};
+use crate::gateway::routes::attest::{Attestation, ControlPlaneTpm};
+use crate::gateway::tls;
 use crate::crypto::{SignatureAlgorithm, load_signing_key, load_verifying_key};
 use crate::ear::EarSigner;
 use crate::evidence::memory::region::{FileRange, InMemory, Protection, RegionSource};

@@ -3,6 +3,8 @@
 //! operator mapping), decided by a sandboxed policy where one applies, and
 //! logged, accept or reject, before the response is sent.
 
+pub mod attest;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::app::{AppState, Execution, Peer};
-use super::errors::ApiError;
-use super::serve::PeerCertificate;
+use crate::gateway::errors::ApiError;
+use crate::gateway::serve::PeerCertificate;
+use crate::gateway::start::{AppState, Execution, Peer};
 use crate::claims::{Claims, DataDocument};
 use crate::digest::Digest;
 use crate::log::{DecisionId, NewRecord};
@@ -98,11 +100,11 @@ async fn manifest(State(state): State<Arc<AppState>>, request: Request) -> Respo
 }
 
 async fn challenge(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    respond(&state, "challenge", request, super::attest::challenge_route).await
+    respond(&state, "challenge", request, attest::challenge_route).await
 }
 
 async fn attest(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    respond(&state, "attest", request, super::attest::attest_route).await
+    respond(&state, "attest", request, attest::attest_route).await
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
