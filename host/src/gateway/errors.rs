@@ -16,6 +16,14 @@ use crate::messages::{ErrorClass, MessageError};
 
 /// The stable `code` of an error response. Each code has exactly one HTTP
 /// status ([`ErrorCode::status`]); both are documented in docs/gateway.md.
+///
+/// ```
+/// use verdict_host::gateway::ErrorCode;
+///
+/// assert_eq!(ErrorCode::Replay.status().as_u16(), 409);
+/// assert_eq!(ErrorCode::Replay.to_string(), "replay");
+/// assert_eq!(serde_json::to_value(ErrorCode::PolicyDenied).unwrap(), "policy_denied");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

@@ -22,6 +22,49 @@ use crate::policy::PolicyRuntime;
 /// stores, attestation), its decision-log writer running, and its mTLS
 /// configuration built. Serve it on as many listeners as needed, then
 /// [`close`](Self::close) it.
+///
+/// Start, serve and stop a gateway on a generated dev setup:
+///
+/// ```
+/// use std::time::Duration;
+/// use verdict_host::gateway::Gateway;
+/// use verdict_host::gateway::config::GatewayConfig;
+/// use verdict_host::gateway::dev::{DevPolicies, DevSetup};
+/// use verdict_host::policy::{PolicyRuntime, RuntimeConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = |name: &str| {
+///     std::fs::read_to_string(format!("{}/../{name}", env!("CARGO_MANIFEST_DIR")))
+/// };
+/// let (isolation, feedback, attestation) = (
+///     policy("policies/isolation.rego")?,
+///     policy("policies/feedback.rego")?,
+///     policy("policies/attestation.rego")?,
+/// );
+/// let dir = tempfile::tempdir()?;
+/// let setup = DevSetup::ensure(
+///     dir.path(),
+///     &DevPolicies {
+///         isolation_rego: &isolation,
+///         isolation_data: "{}",
+///         feedback_rego: &feedback,
+///         feedback_data: "{}",
+///         attestation_rego: &attestation,
+///         attestation_data: "{}",
+///     },
+/// )?;
+/// let config = GatewayConfig::load(&setup.layout().config())?;
+/// let runtime = PolicyRuntime::new(RuntimeConfig::default())?;
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     let gateway = Gateway::start(&config, &runtime).await?;
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     // Stops at once here; a server passes its shutdown signal.
+///     gateway.serve(listener, async {}, Duration::from_secs(1)).await?;
+///     tokio::task::spawn_blocking(move || gateway.close()).await?;
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct Gateway {
     state: Arc<AppState>,
     tls: Arc<ServerConfig>,

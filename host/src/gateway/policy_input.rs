@@ -17,6 +17,25 @@ use crate::messages::{CampaignId, FeedbackData, SchemaVersion, Sha256Hex};
 /// The policy allows when the record has a tenant and a session binding,
 /// the binding is held by the record's tenant, and the record's operator is
 /// mapped to that tenant in the policy's data.
+///
+/// ```
+/// use verdict_host::digest::Digest;
+/// use verdict_host::gateway::policy_input::{IsolationInput, IsolationRecord};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let hash = Digest::of(b"execution");
+/// let record = IsolationRecord {
+///     tenant_id: "tenant-a".parse()?,
+///     operator_id: "op-a1".parse()?,
+///     campaign_id: None,
+///     session_binding_hash: hash.into(),
+/// };
+/// let input = serde_json::to_value(IsolationInput::new(record, "tenant-a".parse()?))?;
+/// assert_eq!(input["record"]["session_binding_hash"], hash.hex());
+/// assert_eq!(input["bindings"][hash.hex()], "tenant-a");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IsolationInput {
     /// `input.record`: the request being decided.
