@@ -81,8 +81,11 @@ fn pem_error(path: &Path) -> impl Fn(rustls::pki_types::pem::Error) -> ClientErr
 
 /// Where and as whom to connect.
 pub struct ClientIdentity<'a> {
+    /// CA certificates (PEM) the server's certificate must chain to.
     pub ca: &'a Path,
+    /// The client certificate chain (PEM) presented to the server.
     pub cert: &'a Path,
+    /// The client certificate's private key (PEM).
     pub key: &'a Path,
 }
 
@@ -188,19 +191,29 @@ impl Connection {
 
 /// What a telemetry request says; [`signed_telemetry`] turns it into bytes.
 pub struct TelemetryRequest {
+    /// `tenant_id`, in the body and its `signed_metadata`.
     pub tenant: TenantId,
+    /// `operator_id`, in the body and its `signed_metadata`.
     pub operator: OperatorId,
+    /// `campaign_id`, in the body and its `signed_metadata`.
     pub campaign: String,
+    /// `execution_hash`: the execution reported.
     pub execution_hash: Sha256Hex,
+    /// `attestation_measurement_hash`: the measurement reported.
     pub measurement_hash: Sha256Hex,
+    /// `timestamp`, also the `X-Telemetry-Timestamp` header.
     pub timestamp: UnixSeconds,
+    /// `nonce`, also the `X-Telemetry-Nonce` header.
     pub nonce: Nonce,
+    /// `payload`: the telemetry itself.
     pub payload: serde_json::Value,
 }
 
 /// A request ready to POST: its headers and its exact body bytes.
 pub struct SignedRequest {
+    /// The `X-Telemetry-*` headers, signature included.
     pub headers: Vec<(&'static str, String)>,
+    /// The exact bytes that were signed.
     pub body: Vec<u8>,
 }
 

@@ -6,6 +6,8 @@
 //! route) → `pipeline` (admit, decide, log, respond) → `state` ← `start`
 //! (building the state from [`config`]). [`Gateway`] starts and serves it.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod client;
 pub mod config;
 pub mod decisions;
