@@ -31,15 +31,12 @@ use axum::routing::post;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signer, SigningKey};
 use verdict_host::digest::Digest;
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::Gateway;
 use verdict_host::gateway::client::{
     ClientIdentity, Connection, SignedRequest, TelemetryRequest, signed_telemetry, tls_config,
 };
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevPolicies, DevSetup};
-use verdict_host::gateway::routes::router;
-use verdict_host::gateway::serve::serve_mtls;
-use verdict_host::gateway::tls::{TlsFiles, server_config};
+use verdict_host::gateway::dev::{DevPolicies, DevSetup};
 use verdict_host::ids::{Nonce, ServiceIdentity};
 use verdict_host::messages::UnixSeconds;
 use verdict_host::messages::telemetry::{TelemetryHeaders, verify_telemetry};
@@ -329,30 +326,24 @@ fn serve_child(config_path: &Path, threads: usize, client_key: &Path) -> Result<
         .build()?;
     let policies = PolicyRuntime::new(RuntimeConfig::default())?;
     runtime.block_on(async {
-        let (state, writer) = AppState::build(&config, &policies).await?;
-        let tls = config.tls();
-        let tls = server_config(&TlsFiles {
-            client_ca: tls.ca().into(),
-            cert_chain: tls.cert().into(),
-            private_key: tls.key().into(),
-        })?;
+        let gateway = Gateway::start(&config, &policies).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
         let stdin_closed = tokio::task::spawn_blocking(|| {
             let mut sink = Vec::new();
             let _ = std::io::stdin().read_to_end(&mut sink);
         });
-        serve_mtls(
-            listener,
-            tls,
-            router(state).merge(floor_routes(client_key)),
-            async {
-                let _ = stdin_closed.await;
-            },
-            Duration::from_secs(5),
-        )
-        .await?;
-        tokio::task::spawn_blocking(move || writer.close()).await?;
+        gateway
+            .serve_with(
+                listener,
+                floor_routes(client_key),
+                async move {
+                    let _ = stdin_closed.await;
+                },
+                Duration::from_secs(5),
+            )
+            .await?;
+        tokio::task::spawn_blocking(move || gateway.close()).await?;
         anyhow::Ok(())
     })
 }

@@ -2,19 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::Gateway;
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevPolicies, DevSetup};
-use verdict_host::gateway::routes::{operations_router, router};
-use verdict_host::gateway::serve::{serve_mtls, serve_plaintext};
-use verdict_host::gateway::tls::{TlsFiles, server_config};
+use verdict_host::gateway::dev::{DevPolicies, DevSetup};
 
 use crate::{Outcome, embedded, files};
 
@@ -57,13 +53,7 @@ pub const DEV_POLICIES: DevPolicies<'static> = DevPolicies {
 async fn serve(args: Args) -> Result<Outcome> {
     let config = load(&args)?;
     let policies = files::runtime()?;
-    let (state, writer) = AppState::build(&config, &policies).await?;
-    let tls = config.tls();
-    let tls = server_config(&TlsFiles {
-        client_ca: tls.ca().to_path_buf(),
-        cert_chain: tls.cert().to_path_buf(),
-        private_key: tls.key().to_path_buf(),
-    })?;
+    let gateway = Gateway::start(&config, &policies).await?;
     let addr = args.listen.unwrap_or(config.listen());
     let listener = TcpListener::bind(addr)
         .await
@@ -79,24 +69,18 @@ async fn serve(args: Args) -> Result<Outcome> {
         stop.send_replace(());
     });
     let plaintext = match config.plaintext_listen() {
-        Some(addr) => Some(serve_operations(addr, &state, stopped.clone()).await?),
+        Some(addr) => Some(serve_operations(addr, &gateway, stopped.clone()).await?),
         None => None,
     };
-    serve_mtls(
-        listener,
-        tls,
-        router(state.clone()),
-        until_changed(stopped),
-        DRAIN,
-    )
-    .await?;
+    gateway
+        .serve(listener, until_changed(stopped), DRAIN)
+        .await?;
     if let Some(plaintext) = plaintext {
         plaintext.await.context("the plaintext listener")??;
     }
-    drop(state);
     // Every answered request was logged durably before its response; this
     // waits for the writer to finish whatever is still queued.
-    let closed = tokio::task::spawn_blocking(move || writer.close());
+    let closed = tokio::task::spawn_blocking(move || gateway.close());
     if tokio::time::timeout(DRAIN, closed).await.is_err() {
         eprintln!("warning: the decision log writer did not stop within {DRAIN:?}");
     }
@@ -108,7 +92,7 @@ async fn serve(args: Args) -> Result<Outcome> {
 /// `/healthz` and `/metrics`, until `stopped` changes.
 async fn serve_operations(
     addr: SocketAddr,
-    state: &Arc<AppState>,
+    gateway: &Gateway,
     stopped: watch::Receiver<()>,
 ) -> Result<JoinHandle<std::io::Result<()>>> {
     let listener = TcpListener::bind(addr)
@@ -118,9 +102,8 @@ async fn serve_operations(
         "plaintext listener on http://{} (only /healthz and /metrics)",
         listener.local_addr()?
     );
-    Ok(tokio::spawn(serve_plaintext(
+    Ok(tokio::spawn(gateway.serve_operations(
         listener,
-        operations_router(state.clone()),
         until_changed(stopped),
         DRAIN,
     )))

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use serde_json::json;
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::DevLayout;
+use verdict_host::gateway::dev::DevLayout;
 use verdict_host::ids::{Kid, Nonce, ServiceIdentity, TenantId};
 use verdict_host::log::DecisionId;
 use verdict_host::messages::{

@@ -7,6 +7,7 @@
 mod attacks;
 mod attest;
 mod harness;
+mod policy_input;
 // The same throwaway redis-server as the host's unit tests; not every
 // helper of it is used here.
 #[allow(dead_code)]
@@ -1047,4 +1048,71 @@ async fn replicas_sharing_redis_share_bindings_and_executions() {
         .await
         .expect(200);
     assert_eq!(on_two["status"], "accepted", "{on_two}");
+}
+
+/// Stores `value` under the ledger key `key` of the Redis at `port`, as
+/// something other than a gateway (or damage) would.
+fn redis_set(port: u16, key: &str, value: &str) {
+    let status = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &port.to_string(),
+            "SET",
+            &format!("verdict:ledger:{key}"),
+            value,
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run redis-cli");
+    assert!(status.success(), "redis-cli SET {key}");
+}
+
+/// A ledger record that does not parse is refused with 503, never read as
+/// "nothing recorded": feedback on a corrupt execution record, and
+/// telemetry whose binding names no tenant, both fail closed and are logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_ledger_record_fails_closed() {
+    let redis = redis::RedisServer::start();
+    let url = redis.url();
+    let setup = Setup::new();
+    setup.use_redis(&url, None);
+    let gw = setup.start().await;
+    let alpha = signing_key(gw.layout(), "alpha");
+    let mut client = gw.client("alpha").await;
+
+    let corrupt_execution = fresh_hash("corrupt-execution");
+    redis_set(
+        redis.port(),
+        &format!("execution:{corrupt_execution}"),
+        "{\"tenant\": ",
+    );
+    let message = client
+        .send(&signed_feedback(
+            &alpha,
+            feedback("alpha-k1", "tenant-a", &corrupt_execution, MEASUREMENT),
+        ))
+        .await
+        .expect_error(503, "unavailable");
+    assert!(message.contains("corrupt"), "{message}");
+
+    let corrupt_binding = fresh_hash("corrupt-binding");
+    redis_set(
+        redis.port(),
+        &format!("binding:{corrupt_binding}"),
+        "not a tenant!",
+    );
+    let t = Telemetry::new("tenant-a", "op-a1", &corrupt_binding, MEASUREMENT);
+    let message = client
+        .send(&t.signed(&alpha))
+        .await
+        .expect_error(503, "unavailable");
+    assert!(message.contains("corrupt"), "{message}");
+
+    let setup = gw.stop().await;
+    let refusals: Vec<_> = setup
+        .log()
+        .into_iter()
+        .filter(|entry| entry.record.input.claims["code"] == "unavailable")
+        .collect();
+    assert_eq!(refusals.len(), 2, "both refusals are logged");
 }

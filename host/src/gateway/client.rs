@@ -1,34 +1,9 @@
 //! A minimal mTLS HTTP/1.1 client: what `verdict sign-* --send`, the load
 //! benchmark and the tests use to talk to a gateway as a service identity.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Why a request could not be made; names the file or step.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("{path}: {reason}")]
-    File { path: String, reason: String },
-    #[error("TLS configuration: {0}")]
-    Tls(String),
-    #[error("connecting to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
-    #[error("HTTP: {0}")]
-    Http(String),
-}
-
-type Result<T> = std::result::Result<T, ClientError>;
-
-fn file_error(path: &Path, e: impl std::fmt::Display) -> ClientError {
-    ClientError::File {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    }
-}
-
-fn http(e: impl std::fmt::Display) -> ClientError {
-    ClientError::Http(e.to_string())
-}
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -41,10 +16,76 @@ use tokio_rustls::TlsConnector;
 use crate::ids::{Nonce, OperatorId, TenantId};
 use crate::messages::{Sha256Hex, UnixSeconds, sign_telemetry};
 
+/// Why a request could not be made: names the file or step, and keeps the
+/// lower layer's error as its [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A PEM file (CA, certificate chain or key) could not be read.
+    #[error("{}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A CA certificate was refused as a trust anchor.
+    #[error("{}", path.display())]
+    CaCertificate {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::Error,
+    },
+    /// rustls refused the client configuration (certificate and key).
+    #[error("TLS configuration")]
+    Tls(#[source] rustls::Error),
+    /// The address's host is not a valid server name.
+    #[error("connecting to {addr}")]
+    ServerName {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
+    /// The TCP connection (or its TLS handshake) failed.
+    #[error("connecting to {addr}{}", if *.handshake { ": TLS handshake" } else { "" })]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Whether TCP connected and the TLS handshake failed.
+        handshake: bool,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed.
+    #[error("HTTP")]
+    Http(#[source] hyper::Error),
+    /// The request could not be built (an invalid header or path).
+    #[error("HTTP request")]
+    Request(#[source] hyper::http::Error),
+}
+
+type Result<T> = std::result::Result<T, ClientError>;
+
+fn pem_error(path: &Path) -> impl Fn(rustls::pki_types::pem::Error) -> ClientError + '_ {
+    |source| ClientError::Pem {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Where and as whom to connect.
 pub struct ClientIdentity<'a> {
+    /// CA certificates (PEM) the server's certificate must chain to.
     pub ca: &'a Path,
+    /// The client certificate chain (PEM) presented to the server.
     pub cert: &'a Path,
+    /// The client certificate's private key (PEM).
     pub key: &'a Path,
 }
 
@@ -57,24 +98,27 @@ pub struct Connection {
 /// A TLS configuration trusting `ca` and presenting the client certificate.
 pub fn tls_config(identity: &ClientIdentity<'_>) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs =
-        CertificateDer::pem_file_iter(identity.ca).map_err(|e| file_error(identity.ca, e))?;
+    let certs = CertificateDer::pem_file_iter(identity.ca).map_err(pem_error(identity.ca))?;
     for cert in certs {
-        let cert = cert.map_err(|e| file_error(identity.ca, e))?;
-        roots.add(cert).map_err(|e| file_error(identity.ca, e))?;
+        let cert = cert.map_err(pem_error(identity.ca))?;
+        roots
+            .add(cert)
+            .map_err(|source| ClientError::CaCertificate {
+                path: identity.ca.to_path_buf(),
+                source,
+            })?;
     }
     let chain = CertificateDer::pem_file_iter(identity.cert)
         .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| file_error(identity.cert, e))?;
-    let key =
-        PrivateKeyDer::from_pem_file(identity.key).map_err(|e| file_error(identity.key, e))?;
+        .map_err(pem_error(identity.cert))?;
+    let key = PrivateKeyDer::from_pem_file(identity.key).map_err(pem_error(identity.key))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .map_err(ClientError::Tls)?
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
-        .map_err(|e| ClientError::Tls(e.to_string()))?;
+        .map_err(ClientError::Tls)?;
     Ok(Arc::new(config))
 }
 
@@ -86,22 +130,27 @@ impl Connection {
             .map_or(addr, |(h, _)| h)
             .trim_matches(['[', ']'])
             .to_string();
-        let connect = |reason: String| ClientError::Connect {
-            addr: addr.to_string(),
-            reason,
+        let connect = |handshake: bool| {
+            move |source| ClientError::Connect {
+                addr: addr.to_string(),
+                handshake,
+                source,
+            }
         };
-        let server_name = ServerName::try_from(host.clone()).map_err(|e| connect(e.to_string()))?;
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| connect(e.to_string()))?;
-        tcp.set_nodelay(true).map_err(|e| connect(e.to_string()))?;
+        let server_name =
+            ServerName::try_from(host.clone()).map_err(|source| ClientError::ServerName {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let tcp = TcpStream::connect(addr).await.map_err(connect(false))?;
+        tcp.set_nodelay(true).map_err(connect(false))?;
         let tls = TlsConnector::from(tls)
             .connect(server_name, tcp)
             .await
-            .map_err(|e| connect(format!("TLS handshake: {e}")))?;
+            .map_err(connect(true))?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(http)?;
+            .map_err(ClientError::Http)?;
         tokio::spawn(connection);
         Ok(Self { sender, host })
     }
@@ -119,15 +168,21 @@ impl Connection {
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        self.sender.ready().await.map_err(http)?;
-        let request = request.body(Full::new(Bytes::from(body))).map_err(http)?;
-        let response = self.sender.send_request(request).await.map_err(http)?;
+        self.sender.ready().await.map_err(ClientError::Http)?;
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(ClientError::Request)?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(ClientError::Http)?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(http)?
+            .map_err(ClientError::Http)?
             .to_bytes()
             .to_vec();
         Ok((status, body))
@@ -136,19 +191,29 @@ impl Connection {
 
 /// What a telemetry request says; [`signed_telemetry`] turns it into bytes.
 pub struct TelemetryRequest {
+    /// `tenant_id`, in the body and its `signed_metadata`.
     pub tenant: TenantId,
+    /// `operator_id`, in the body and its `signed_metadata`.
     pub operator: OperatorId,
+    /// `campaign_id`, in the body and its `signed_metadata`.
     pub campaign: String,
+    /// `execution_hash`: the execution reported.
     pub execution_hash: Sha256Hex,
+    /// `attestation_measurement_hash`: the measurement reported.
     pub measurement_hash: Sha256Hex,
+    /// `timestamp`, also the `X-Telemetry-Timestamp` header.
     pub timestamp: UnixSeconds,
+    /// `nonce`, also the `X-Telemetry-Nonce` header.
     pub nonce: Nonce,
+    /// `payload`: the telemetry itself.
     pub payload: serde_json::Value,
 }
 
 /// A request ready to POST: its headers and its exact body bytes.
 pub struct SignedRequest {
+    /// The `X-Telemetry-*` headers, signature included.
     pub headers: Vec<(&'static str, String)>,
+    /// The exact bytes that were signed.
     pub body: Vec<u8>,
 }
 

@@ -55,12 +55,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a response of `route` with `status`.
     pub fn request(&self, route: &'static str, status: u16) {
         self.requests
             .get_or_create(&RequestLabels { route, status })
             .inc();
     }
 
+    /// Records how long the policy `policy` took to decide.
     pub fn decision(&self, policy: &'static str, took: Duration) {
         self.decision_seconds
             .get_or_create(&PolicyLabels { policy })

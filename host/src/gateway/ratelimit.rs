@@ -19,6 +19,7 @@ struct Bucket {
 }
 
 impl RateLimiter {
+    /// `rate` requests per second per identity, bursts of `burst` (at least 1).
     pub fn new(rate: u32, burst: u32) -> Self {
         Self {
             rate: f64::from(rate),

@@ -80,7 +80,7 @@ pub async fn serve_mtls(
 ///
 /// Requests carry no [`PeerCertificate`], so a route that needs a service
 /// identity refuses them; pass only the operations routes
-/// ([`operations_router`](super::routes::operations_router)).
+/// ([`Gateway::serve_operations`](super::Gateway::serve_operations)).
 pub async fn serve_plaintext(
     listener: TcpListener,
     app: Router,

@@ -6,24 +6,61 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::digest::Digest;
 
-/// Why the TLS configuration could not be built; names the file at fault.
+/// Why the TLS configuration could not be built; names the file at fault
+/// and keeps rustls's error as its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
-    #[error("{path}: cannot read PEM certificates: {reason}")]
-    Certificates { path: PathBuf, reason: String },
-    #[error("{path}: holds no certificate")]
-    NoCertificate { path: PathBuf },
-    #[error("{path}: cannot read the PEM private key: {reason}")]
-    PrivateKey { path: PathBuf, reason: String },
-    #[error("client CA {path}: {reason}")]
-    ClientCa { path: PathBuf, reason: String },
-    #[error("server certificate and key: {0}")]
-    ServerIdentity(String),
+    /// A PEM certificate file could not be read.
+    #[error("{}: cannot read PEM certificates", path.display())]
+    Certificates {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: pem::Error,
+    },
+    /// A certificate file holds no certificate.
+    #[error("{}: holds no certificate", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The server's private key could not be read.
+    #[error("{}: cannot read the PEM private key", path.display())]
+    PrivateKey {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: pem::Error,
+    },
+    /// A client CA certificate was refused as a trust anchor.
+    #[error("client CA {}", path.display())]
+    ClientCa {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::Error,
+    },
+    /// No client certificate verifier could be built from the client CAs.
+    #[error("client CA {}", path.display())]
+    ClientVerifier {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
+    /// rustls refused the server's certificate chain and key.
+    #[error("server certificate and key")]
+    ServerIdentity(#[source] rustls::Error),
 }
 
 /// The files that make up the gateway's TLS identity and trust.
@@ -44,28 +81,29 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for cert in certificates(&files.client_ca)? {
-        roots.add(cert).map_err(|e| TlsError::ClientCa {
+        roots.add(cert).map_err(|source| TlsError::ClientCa {
             path: files.client_ca.clone(),
-            reason: e.to_string(),
+            source,
         })?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| TlsError::ClientCa {
+        .map_err(|source| TlsError::ClientVerifier {
             path: files.client_ca.clone(),
-            reason: e.to_string(),
+            source,
         })?;
-    let key =
-        PrivateKeyDer::from_pem_file(&files.private_key).map_err(|e| TlsError::PrivateKey {
+    let key = PrivateKeyDer::from_pem_file(&files.private_key).map_err(|source| {
+        TlsError::PrivateKey {
             path: files.private_key.clone(),
-            reason: e.to_string(),
-        })?;
+            source,
+        }
+    })?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::ServerIdentity(e.to_string()))?
+        .map_err(TlsError::ServerIdentity)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certificates(&files.cert_chain)?, key)
-        .map_err(|e| TlsError::ServerIdentity(e.to_string()))?;
+        .map_err(TlsError::ServerIdentity)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -74,9 +112,9 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
 pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certificates {
+        .map_err(|source| TlsError::Certificates {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source,
         })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate {

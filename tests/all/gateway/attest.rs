@@ -22,7 +22,7 @@ use verdict_host::timestamp::Timestamp;
 use super::harness::{Client, Req, Setup};
 use super::wire::{Telemetry, signing_key};
 use crate::common::runtime;
-use verdict_host::gateway::config::dev::DevLayout;
+use verdict_host::gateway::dev::DevLayout;
 
 const MEASUREMENT: &str = "a3f1c2d4e5b6a7980123456789abcdef0fedcba9876543210a1b2c3d4e5f6a7b";
 

@@ -20,13 +20,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
-use verdict_host::gateway::app::AppState;
+use verdict_host::gateway::Gateway as Service;
 use verdict_host::gateway::config::GatewayConfig;
-use verdict_host::gateway::config::dev::{DevLayout, DevPolicies, DevSetup};
-use verdict_host::gateway::decisions::DecisionWriter;
-use verdict_host::gateway::routes::router;
-use verdict_host::gateway::serve::serve_mtls;
-use verdict_host::gateway::tls::{TlsFiles, server_config};
+use verdict_host::gateway::dev::{DevLayout, DevPolicies, DevSetup};
 use verdict_host::ids::ServiceIdentity;
 use verdict_host::log::{LogEntry, read_log};
 
@@ -138,15 +134,9 @@ impl Setup {
     /// Loads `verdict.toml` and serves it on a free loopback port.
     pub async fn start(self) -> Gateway {
         let config = GatewayConfig::load(&self.layout.config()).expect("verdict.toml loads");
-        let (state, writer) = AppState::build(&config, runtime())
+        let service = Service::start(&config, runtime())
             .await
-            .expect("gateway state builds");
-        let tls = server_config(&TlsFiles {
-            client_ca: config.tls().ca().into(),
-            cert_chain: config.tls().cert().into(),
-            private_key: config.tls().key().into(),
-        })
-        .expect("server TLS config");
+            .expect("the gateway starts");
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -155,20 +145,14 @@ impl Setup {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let server = tokio::spawn(serve_mtls(
-            listener,
-            tls,
-            router(state),
-            shutdown,
-            Duration::from_secs(5),
-        ));
+        let server = tokio::spawn(service.serve(listener, shutdown, Duration::from_secs(5)));
         let alpha = client_config(&self.layout, Some("alpha"));
         Gateway {
             setup: Some(self),
             addr,
             stop: Some(stop),
             server: Some(server),
-            writer: Some(writer),
+            service: Some(service),
             alpha,
         }
     }
@@ -180,7 +164,7 @@ pub struct Gateway {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    writer: Option<DecisionWriter>,
+    service: Option<Service>,
     alpha: Arc<ClientConfig>,
 }
 
@@ -225,8 +209,8 @@ impl Gateway {
                 .expect("the server task did not panic");
             served.expect("the server ran without I/O errors");
         }
-        if let Some(writer) = self.writer.take() {
-            let closed = tokio::task::spawn_blocking(move || writer.close());
+        if let Some(service) = self.service.take() {
+            let closed = tokio::task::spawn_blocking(move || service.close());
             tokio::time::timeout(Duration::from_secs(15), closed)
                 .await
                 .expect("the decision log writer finishes once every connection is gone")

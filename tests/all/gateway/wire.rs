@@ -13,7 +13,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::{Value, json};
 
 use verdict_host::digest::Digest;
-use verdict_host::gateway::config::dev::DevLayout;
+use verdict_host::gateway::dev::DevLayout;
 use verdict_host::ids::{Kid, Nonce};
 use verdict_host::log::DecisionId;
 use verdict_host::messages::{

@@ -13,7 +13,8 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode as _, Encode as _};
 
 use super::error::SevSnpError;
-use super::product::{self, Product, Root, SigningKey};
+use super::product::{Product, SigningKey};
+use super::roots::{self, Root};
 
 /// A decoded VCEK or VLEK certificate with a P-384 key, and its DER as received.
 pub(super) struct Vek {
@@ -133,7 +134,7 @@ fn supplied_candidate(
     hint: Option<Product>,
 ) -> Result<Candidate<'_>, SevSnpError> {
     let [first, second] = certs;
-    let candidate = product::bundled()?
+    let candidate = roots::bundled()?
         .iter()
         .find_map(|root| {
             let (ark, intermediate) = if root.is_ark_key_of(second) {
@@ -165,7 +166,7 @@ fn verify_bundled(
     which: SigningKey,
     hint: Option<Product>,
 ) -> Result<Product, SevSnpError> {
-    let candidates: Vec<Candidate<'_>> = product::bundled()?
+    let candidates: Vec<Candidate<'_>> = roots::bundled()?
         .iter()
         .filter(|root| hint.is_none_or(|p| p == root.product))
         .map(|root| Candidate {

@@ -23,6 +23,7 @@ mod error;
 mod extensions;
 mod product;
 mod report;
+mod roots;
 
 pub use claims::{Platform, Policy, SevSnpClaims, Tcb};
 pub use collect::collect;

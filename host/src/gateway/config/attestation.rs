@@ -102,7 +102,7 @@ impl AttestationConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileAttestation {
-    pub policy: super::file::FilePolicy,
+    pub policy: super::policy::FilePolicy,
     pub ear_kid: Kid,
     pub ear_key: PathBuf,
     pub evidence_key: PathBuf,

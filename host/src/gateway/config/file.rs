@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::ids::{Kid, OperatorId, ServiceIdentity, TenantId};
 
-use super::policy::Entrypoint;
+use super::policy::FilePolicy;
 use super::replay::RedisUrl;
 use super::{CertFingerprint, defaults};
 
@@ -97,17 +97,6 @@ pub(super) struct FileDecisionLog {
 pub(super) struct FilePolicies {
     pub isolation: FilePolicy,
     pub feedback: FilePolicy,
-}
-
-/// `[policies.isolation]` or `[policies.feedback]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FilePolicy {
-    pub path: PathBuf,
-    #[serde(default)]
-    pub data: Option<PathBuf>,
-    #[serde(default)]
-    pub entrypoint: Option<Entrypoint>,
 }
 
 /// `replay.backend`.

@@ -7,12 +7,11 @@
 //! keys and certificates is left to the code that uses them. The format is
 //! described in `docs/gateway-config.md`.
 //!
-//! [`dev`] generates a complete local setup (CA, server and client
+//! [`dev`](super::dev) generates a complete local setup (CA, server and client
 //! certificates, signing keys and a config) for development and tests.
 
 mod attestation;
 pub mod defaults;
-pub mod dev;
 mod error;
 mod file;
 mod fingerprint;

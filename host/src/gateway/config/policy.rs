@@ -131,3 +131,15 @@ impl<'de> Deserialize<'de> for Entrypoint {
             .map_err(serde::de::Error::custom)
     }
 }
+
+/// `[policies.isolation]`, `[policies.feedback]` or `[attestation.policy]`
+/// as written: the TOML shape, before its paths are resolved.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FilePolicy {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    #[serde(default)]
+    pub entrypoint: Option<Entrypoint>,
+}

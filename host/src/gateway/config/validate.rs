@@ -11,10 +11,10 @@ use std::time::Duration;
 use crate::ids::{Kid, ServiceIdentity};
 
 use super::attestation::{AttestationConfig, FileAttestation};
-use super::file::{FileConfig, FileIdentity, FilePolicy, FileReplay, FileReplayBackend};
+use super::file::{FileConfig, FileIdentity, FileReplay, FileReplayBackend};
 use super::identity::{IdentityConfig, IdentityKey};
 use super::limits::LimitsConfig;
-use super::policy::{PoliciesConfig, PolicyConfig, PolicyFormat};
+use super::policy::{FilePolicy, PoliciesConfig, PolicyConfig, PolicyFormat};
 use super::replay::{ReplayBackend, ReplayConfig};
 use super::sections::{DecisionLogConfig, GatewayKeyConfig, TlsConfig};
 use super::{CertFingerprint, ConfigError, GatewayConfig};

@@ -37,7 +37,7 @@ mod tests;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, GatewayConfig};
+use super::config::{ConfigError, GatewayConfig};
 use crate::crypto::{SignatureAlgorithm, SigningKey};
 
 pub use layout::{DevLayout, TRUST_DOMAIN};

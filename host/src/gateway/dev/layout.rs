@@ -37,37 +37,37 @@ pub(super) fn spiffe_id(identity: &str) -> String {
 /// Paths relative to the setup directory, as written in `verdict.toml`
 /// (always with `/`).
 pub(super) mod rel {
-    pub const CONFIG: &str = "verdict.toml";
-    pub const CA_CERT: &str = "ca.pem";
-    pub const CA_KEY: &str = "ca.key";
-    pub const SERVER_CERT: &str = "server.pem";
-    pub const SERVER_KEY: &str = "server.key";
-    pub const CLIENTS: &str = "clients";
-    pub const CLIENT_CERT: &str = "cert.pem";
-    pub const CLIENT_KEY: &str = "key.pem";
-    pub const CLIENT_SIGNING_KEY: &str = "signing.pem";
-    pub const CLIENT_SIGNING_PUB: &str = "signing.pub.pem";
-    pub const CLIENT_ATTESTER_KEY: &str = "attester.key";
-    pub const CLIENT_ATTESTER_PUB: &str = "attester.pub";
-    pub const GATEWAY_FEEDBACK_KEY: &str = "gateway-feedback.key";
-    pub const GATEWAY_FEEDBACK_PUB: &str = "gateway-feedback.pub";
-    pub const DECISION_LOG_KEY: &str = "decision-log.key";
-    pub const DECISION_LOG_PUB: &str = "decision-log.pub";
-    pub const DECISION_LOG: &str = "decisions.jsonl";
-    pub const POLICIES: &str = "policies";
-    pub const ISOLATION_REGO: &str = "policies/isolation.rego";
-    pub const ISOLATION_DATA: &str = "policies/isolation-data.json";
-    pub const FEEDBACK_REGO: &str = "policies/feedback.rego";
-    pub const FEEDBACK_DATA: &str = "policies/feedback-data.json";
-    pub const ATTESTATION_REGO: &str = "policies/attestation.rego";
-    pub const ATTESTATION_DATA: &str = "policies/attestation-data.json";
-    pub const EAR_KEY: &str = "ear.key";
-    pub const EAR_PUB: &str = "ear.pub";
-    pub const EVIDENCE_KEY: &str = "evidence.key";
-    pub const EVIDENCE_PUB: &str = "evidence.pub";
+    pub(crate) const CONFIG: &str = "verdict.toml";
+    pub(crate) const CA_CERT: &str = "ca.pem";
+    pub(crate) const CA_KEY: &str = "ca.key";
+    pub(crate) const SERVER_CERT: &str = "server.pem";
+    pub(crate) const SERVER_KEY: &str = "server.key";
+    pub(crate) const CLIENTS: &str = "clients";
+    pub(crate) const CLIENT_CERT: &str = "cert.pem";
+    pub(crate) const CLIENT_KEY: &str = "key.pem";
+    pub(crate) const CLIENT_SIGNING_KEY: &str = "signing.pem";
+    pub(crate) const CLIENT_SIGNING_PUB: &str = "signing.pub.pem";
+    pub(crate) const CLIENT_ATTESTER_KEY: &str = "attester.key";
+    pub(crate) const CLIENT_ATTESTER_PUB: &str = "attester.pub";
+    pub(crate) const GATEWAY_FEEDBACK_KEY: &str = "gateway-feedback.key";
+    pub(crate) const GATEWAY_FEEDBACK_PUB: &str = "gateway-feedback.pub";
+    pub(crate) const DECISION_LOG_KEY: &str = "decision-log.key";
+    pub(crate) const DECISION_LOG_PUB: &str = "decision-log.pub";
+    pub(crate) const DECISION_LOG: &str = "decisions.jsonl";
+    pub(crate) const POLICIES: &str = "policies";
+    pub(crate) const ISOLATION_REGO: &str = "policies/isolation.rego";
+    pub(crate) const ISOLATION_DATA: &str = "policies/isolation-data.json";
+    pub(crate) const FEEDBACK_REGO: &str = "policies/feedback.rego";
+    pub(crate) const FEEDBACK_DATA: &str = "policies/feedback-data.json";
+    pub(crate) const ATTESTATION_REGO: &str = "policies/attestation.rego";
+    pub(crate) const ATTESTATION_DATA: &str = "policies/attestation-data.json";
+    pub(crate) const EAR_KEY: &str = "ear.key";
+    pub(crate) const EAR_PUB: &str = "ear.pub";
+    pub(crate) const EVIDENCE_KEY: &str = "evidence.key";
+    pub(crate) const EVIDENCE_PUB: &str = "evidence.pub";
 
     /// `clients/<identity>/<file>`.
-    pub fn client(identity: &str, file: &str) -> String {
+    pub(crate) fn client(identity: &str, file: &str) -> String {
         format!("{CLIENTS}/{identity}/{file}")
     }
 }

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -17,54 +16,28 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::app::AppState;
-use super::errors::ApiError;
-use super::routes::{Admitted, RouteResult, decide, require_tenant_and_operator};
 use crate::antireplay::StoreError;
 use crate::crypto::{SignatureAlgorithm, SigningKey, VerifyingKey};
 use crate::digest::Digest;
-use crate::ear::{AttestationResult, EarSigner, EarStatus};
-use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
+use crate::ear::{AttestationResult, EarStatus};
+use crate::evidence::memory::report::{self, MemoryAppraisal};
 use crate::evidence::session::{KeyThumbprint, SessionBinding, bound_nonce, control_plane_nonce};
 use crate::evidence::{
     self, EntryClaims, EvidenceDocument, EvidenceEntry, EvidenceNonce, VerifyOptions,
 };
+use crate::gateway::errors::{ApiError, ErrorBody, ErrorCode};
+use crate::gateway::ledger::{LedgerKey, holder};
+use crate::gateway::pipeline::{
+    Admitted, RouteResult, decide, policy_denied, require_tenant_and_operator,
+};
+use crate::gateway::policy_input::{IsolationInput, IsolationRecord};
+use crate::gateway::state::{AppState, Attestation, ControlPlaneTpm};
 use crate::ids::{OperatorId, TenantId};
 use crate::messages::JsonObject;
-use crate::policy::Policy;
 use crate::timestamp::Timestamp;
 
 /// The context string of the runner's signature over its attest request.
 pub const ATTEST_REQUEST_CONTEXT: &str = "verdict/attest-request/v1";
-
-/// The gateway's attestation state, from `[attestation]`.
-pub struct Attestation {
-    pub policy: Policy,
-    /// A name for the policy in EAR tokens.
-    pub policy_id: String,
-    pub ear: EarSigner,
-    /// Signs the control plane's own memory reports (ML-DSA-65).
-    pub evidence_key: SigningKey,
-    /// The regions the control plane reports about itself, measured at start.
-    pub self_regions: Vec<MeasuredRegion>,
-    /// The control plane's identity: SHA-256 of its TLS certificate (DER).
-    pub control_plane: Digest,
-    pub challenge_ttl: Duration,
-    pub ear_ttl: Duration,
-    pub binding_retention: Duration,
-    pub memory: MemoryAppraisal,
-    /// The gateway's own TPM, when `[attestation] tpm_tcti` names one.
-    pub tpm: Option<ControlPlaneTpm>,
-}
-
-/// The gateway's own TPM: its quotes join the control plane's evidence.
-pub struct ControlPlaneTpm {
-    pub tcti: String,
-    pub ak_handle: Option<u32>,
-    /// One quote at a time: a TPM runs one command at a time, and a TCTI
-    /// such as swtpm's socket serves one client.
-    pub lock: tokio::sync::Mutex<()>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,29 +61,21 @@ struct AttestRequest {
 }
 
 fn attestation(state: &AppState) -> Result<&Attestation, ApiError> {
-    state.attestation.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_configured",
-            "attestation is not configured on this gateway ([attestation])",
-        )
-    })
+    state
+        .attestation
+        .as_ref()
+        .ok_or_else(ApiError::attestation_not_configured)
 }
 
 fn schema(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "schema", message)
+    ApiError::schema(message)
 }
 
 /// Parses a body as I-JSON (no member named twice, at any depth): 400 when
 /// it is not JSON, 422 when it is not an object.
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("invalid JSON: {e}"),
-        )
-    })?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("invalid JSON: {e}")))?;
     let object: JsonObject = serde_json::from_slice(body).map_err(|e| schema(e.to_string()))?;
     Ok(object.into_map())
 }
@@ -122,14 +87,6 @@ fn parse<T: serde::de::DeserializeOwned>(object: &Map<String, Value>) -> Result<
 
 fn store_error(error: StoreError) -> ApiError {
     ApiError::unavailable(format!("attestation ledger: {error}"))
-}
-
-fn challenge_key(challenge: &EvidenceNonce) -> String {
-    format!("challenge:{challenge}")
-}
-
-fn binding_key(binding: &Digest) -> String {
-    format!("binding:{}", binding.hex())
 }
 
 /// `POST /v1/challenge`: a fresh nonce bound to the caller's tenant and
@@ -150,7 +107,11 @@ pub(super) async fn challenge_route(
     );
     let taken = state
         .ledger
-        .bind(&challenge_key(&nonce), &owner, attestation.challenge_ttl)
+        .bind(
+            &LedgerKey::Challenge(&nonce).to_string(),
+            &owner,
+            attestation.challenge_ttl,
+        )
         .await
         .map_err(store_error)?;
     if taken.is_some() {
@@ -192,34 +153,35 @@ pub(super) async fn attest_route(
     .hash();
     // Read, not bound: the binding is recorded only once the appraisal
     // affirms (below), so a denied attestation leaves nothing usable behind.
-    let owner = state
+    let owner = match state
         .ledger
-        .get(&binding_key(&binding))
+        .get(&LedgerKey::Binding(&binding).to_string())
         .await
         .map_err(store_error)?
-        .unwrap_or_else(|| request.tenant_id.to_string());
-    let isolation_claims = json!({
-        "record": {
-            "tenant_id": request.tenant_id,
-            "operator_id": request.operator_id,
-            "session_binding_hash": binding.hex(),
+    {
+        None => request.tenant_id.clone(),
+        Some(owner) => holder(LedgerKey::Binding(&binding), &owner)
+            .map_err(|e| ApiError::unavailable(format!("attestation ledger: {e}")))?,
+    };
+    let isolation_claims = IsolationInput::new(
+        IsolationRecord {
+            tenant_id: request.tenant_id.clone(),
+            operator_id: request.operator_id.clone(),
+            campaign_id: None,
+            session_binding_hash: binding.into(),
         },
-        "bindings": {binding.hex(): owner},
-    });
+        owner,
+    );
     let (isolation, isolation_id) = decide(
         &state,
         &request_id,
         &state.isolation,
         "isolation",
-        isolation_claims,
+        &isolation_claims,
     )
     .await?;
     if !isolation.allow {
-        return Ok(super::routes::policy_denied(
-            &request_id,
-            &isolation_id,
-            &isolation,
-        ));
+        return Ok(policy_denied(&request_id, &isolation_id, &isolation));
     }
     let appraisal_claims = json!({
         "evidence": claims.to_value().map_err(|e| ApiError::unavailable(e.to_string()))?,
@@ -238,7 +200,7 @@ pub(super) async fn attest_route(
         &request_id,
         &attestation.policy,
         "attestation",
-        appraisal_claims,
+        &appraisal_claims,
     )
     .await?;
     if decision.allow {
@@ -283,11 +245,14 @@ pub(super) async fn attest_route(
         "control_plane_evidence": control_plane_evidence,
     });
     if !decision.allow {
-        body["error"] = json!({
-            "code": "policy_denied",
-            "message": decision.reasons.join("; "),
-            "request_id": request_id,
-        });
+        let error = ErrorBody {
+            code: ErrorCode::PolicyDenied,
+            decision_id: None,
+            message: &decision.reasons.join("; "),
+            request_id: &request_id,
+        };
+        body["error"] = serde_json::to_value(error)
+            .map_err(|e| ApiError::unavailable(format!("the error body: {e}")))?;
     }
     Ok((http_status, axum::Json(body)).into_response())
 }
@@ -304,7 +269,7 @@ async fn bind_session(
     let held = state
         .ledger
         .bind(
-            &binding_key(binding),
+            &LedgerKey::Binding(binding).to_string(),
             tenant.as_str(),
             attestation.binding_retention,
         )
@@ -325,7 +290,7 @@ async fn take_challenge(
 ) -> Result<(), ApiError> {
     let owner = state
         .ledger
-        .take(&challenge_key(&request.challenge))
+        .take(&LedgerKey::Challenge(&request.challenge).to_string())
         .await
         .map_err(store_error)?
         .ok_or_else(|| {
@@ -399,7 +364,7 @@ fn verify_evidence(
         memory: memory.clone(),
     };
     evidence::verify(&document, &options)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "evidence_invalid", e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::EvidenceInvalid, e.to_string()))
 }
 
 /// The PCR digest of the first TPM quote (empty without one).
@@ -474,6 +439,6 @@ async fn control_plane_quote(
     _: &ControlPlaneTpm,
     _: &EvidenceNonce,
 ) -> Result<EvidenceEntry, ApiError> {
-    // Refused at start-up (gateway/attestation.rs); unreachable at run time.
+    // Refused at start-up (gateway/start/attestation.rs); unreachable at run time.
     Err(ApiError::unavailable("this build cannot quote a TPM"))
 }

@@ -4,15 +4,16 @@ use std::path::Path;
 
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 
-use super::app::{StartError, file_error, load_policy, read};
-use super::attest::{Attestation, ControlPlaneTpm};
-use super::config::{AttestationConfig, GatewayConfig};
-use super::tls;
+use super::error::{SelfRegion, StartError, key_error, read, read_bytes};
+use super::policy::load_policy;
 use crate::crypto::{SignatureAlgorithm, load_signing_key, load_verifying_key};
 use crate::ear::EarSigner;
 use crate::evidence::appraisal::{AppraisalData, ConfiguredAnchors};
 use crate::evidence::memory::region::{FileRange, InMemory, Protection, RegionSource};
 use crate::evidence::memory::report::{self, MeasuredRegion, MemoryAppraisal};
+use crate::gateway::config::{AttestationConfig, GatewayConfig};
+use crate::gateway::state::{Attestation, ControlPlaneTpm};
+use crate::gateway::tls::{self, TlsError};
 use crate::policy::PolicyRuntime;
 
 /// Loads the keys and policy `[attestation]` names and measures the
@@ -22,23 +23,28 @@ pub(super) fn build(
     section: &AttestationConfig,
     runtime: &PolicyRuntime,
 ) -> Result<Attestation, StartError> {
-    let ear_key = ed25519_dalek::SigningKey::from_pkcs8_pem(&read(section.ear_key())?)
-        .map_err(|e| file_error(section.ear_key(), format!("not an Ed25519 key: {e}")))?;
-    let evidence_key = load_signing_key(section.evidence_key())
-        .map_err(|e| file_error(section.evidence_key(), e))?;
+    let ear_key =
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&read(section.ear_key())?).map_err(|source| {
+            StartError::Ed25519Key {
+                path: section.ear_key().to_path_buf(),
+                source,
+            }
+        })?;
+    let evidence_key =
+        load_signing_key(section.evidence_key()).map_err(key_error(section.evidence_key()))?;
     if evidence_key.algorithm() != SignatureAlgorithm::MlDsa65 {
-        return Err(file_error(
-            section.evidence_key(),
-            "the evidence key must be an ML-DSA-65 key",
-        ));
+        return Err(StartError::EvidenceKeyAlgorithm {
+            path: section.evidence_key().to_path_buf(),
+        });
     }
     check_anchored(section)?;
     let policy = load_policy(runtime, section.policy())?;
-    let certs =
-        tls::certificates(config.tls().cert()).map_err(|e| file_error(config.tls().cert(), e))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| file_error(config.tls().cert(), "holds no certificate"))?;
+    let certs = tls::certificates(config.tls().cert()).map_err(StartError::Tls)?;
+    let leaf = certs.first().ok_or_else(|| {
+        StartError::Tls(TlsError::NoCertificate {
+            path: config.tls().cert().to_path_buf(),
+        })
+    })?;
     Ok(Attestation {
         self_regions: self_regions(section.policy().path())?,
         policy_id: format!(
@@ -68,8 +74,11 @@ fn check_anchored(section: &AttestationConfig) -> Result<(), StartError> {
     let (data, named) = match section.policy().data() {
         Some(path) => {
             let text = read(path)?;
-            let data = AppraisalData::from_json(&text)
-                .map_err(|e| file_error(path, format!("not appraisal data: {e}")))?;
+            let data =
+                AppraisalData::from_json(&text).map_err(|source| StartError::AppraisalData {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             (data, path.display().to_string())
         }
         None => (AppraisalData::default(), "(none)".to_string()),
@@ -89,9 +98,7 @@ fn control_plane_tpm(section: &AttestationConfig) -> Result<Option<ControlPlaneT
         return Ok(None);
     };
     if !cfg!(feature = "tpm-collect") {
-        return Err(StartError::Config(
-            "attestation.tpm_tcti is set, but this build has no TPM support (cargo feature `tpm-collect`)".into(),
-        ));
+        return Err(StartError::NoTpmSupport);
     }
     Ok(Some(ControlPlaneTpm {
         tcti: tcti.to_string(),
@@ -104,7 +111,7 @@ fn memory_appraisal(section: &AttestationConfig) -> Result<MemoryAppraisal, Star
     let trusted_keys = section
         .memory_trusted_keys()
         .iter()
-        .map(|path| load_verifying_key(path).map_err(|e| file_error(path, e)))
+        .map(|path| load_verifying_key(path).map_err(key_error(path)))
         .collect::<Result<_, _>>()?;
     Ok(MemoryAppraisal {
         trusted_keys,
@@ -116,19 +123,19 @@ fn memory_appraisal(section: &AttestationConfig) -> Result<MemoryAppraisal, Star
 
 /// The gateway's executable and its appraisal policy, hashed once at start.
 fn self_regions(policy: &Path) -> Result<Vec<MeasuredRegion>, StartError> {
-    let measure = |source: &dyn RegionSource| {
-        report::measure(source, 0).map_err(|e| StartError::Config(format!("self-measurement: {e}")))
+    let measure = |source: &dyn RegionSource, what: SelfRegion| {
+        report::measure(source, 0).map_err(|source| StartError::SelfMeasurement { what, source })
     };
-    let policy_bytes = std::fs::read(policy).map_err(|e| file_error(policy, e))?;
+    let policy_bytes = read_bytes(policy)?;
     let policy_region = InMemory::new(
         "attestation-policy"
             .parse()
-            .map_err(|e| StartError::Config(format!("{e}")))?,
+            .map_err(StartError::SelfRegionId)?,
         format!("the appraisal policy {}", policy.display()),
         policy_bytes,
         Protection::READ_ONLY,
     );
-    let mut regions = vec![measure(&policy_region)?];
+    let mut regions = vec![measure(&policy_region, SelfRegion::AttestationPolicy)?];
     let exe = Path::new("/proc/self/exe");
     if exe.exists() {
         let binary = FileRange::open(
@@ -137,11 +144,14 @@ fn self_regions(policy: &Path) -> Result<Vec<MeasuredRegion>, StartError> {
             None,
             "gateway-executable"
                 .parse()
-                .map_err(|e| StartError::Config(format!("{e}")))?,
+                .map_err(StartError::SelfRegionId)?,
             "the running gateway's executable".to_string(),
         )
-        .map_err(|e| file_error(exe, e))?;
-        regions.push(measure(&binary)?);
+        .map_err(|source| StartError::SelfRegion {
+            what: SelfRegion::Executable,
+            source,
+        })?;
+        regions.push(measure(&binary, SelfRegion::Executable)?);
     }
     Ok(regions)
 }
