@@ -13,6 +13,7 @@ mod limits;
 mod rego;
 mod runtime;
 mod sandbox;
+mod tools;
 
 pub use decision::{Annotation, Decision, TrustVector};
 pub use identity::{PolicyIdentity, PolicyKind};
@@ -20,3 +21,4 @@ pub use limits::{EvalFailure, Limits};
 pub use rego::RegoModule;
 pub use runtime::{Evaluation, LoadError, Policy, PolicyRuntime};
 pub use sandbox::{RuntimeConfig, RuntimeError, default_cache_dir};
+pub use tools::{FileCoverage, QueryOutput, RegoTools, TestCase, TestOutcome, ToolError};

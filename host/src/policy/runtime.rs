@@ -12,6 +12,7 @@ use super::identity::{PolicyIdentity, PolicyKind};
 use super::limits::{EvalFailure, Limits};
 use super::rego::{self, InstrumentedRego, PrepareError, RegoModule};
 use super::sandbox::{CompileError, EvalState, RuntimeConfig, RuntimeError, Sandbox, classify};
+use super::tools::{RegoTools, ToolError};
 use crate::claims::{Claims, DataDocument};
 use crate::digest::Digest;
 use crate::timestamp::Timestamp;
@@ -102,6 +103,12 @@ impl PolicyRuntime {
         let component = self.compile(&snapshot)?;
         let identity = self.identity(PolicyKind::Rego, digest, &data, entrypoint, Some(name));
         self.policy(&component, identity, data)
+    }
+
+    /// The Rego engine for queries and tests (`verdict eval --query`,
+    /// `verdict test`), in this runtime's sandbox and limits.
+    pub fn rego_tools(&self) -> Result<RegoTools, ToolError> {
+        RegoTools::new(self.shared.sandbox.clone(), builtin::REGO_ENGINE)
     }
 
     fn instrumented_rego(&self) -> Result<Arc<InstrumentedRego>, LoadError> {
