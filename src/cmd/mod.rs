@@ -7,4 +7,5 @@ pub mod keygen;
 pub mod replay;
 pub mod serve;
 pub mod sign;
+pub mod test;
 pub mod verify;

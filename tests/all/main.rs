@@ -5,6 +5,7 @@ mod common;
 mod evidence;
 mod gateway;
 mod rego;
+mod rego_cli;
 mod rego_tools;
 mod replay;
 mod sandbox;
