@@ -36,7 +36,9 @@ fn defined_rules(modules: &[Ref<Module>]) -> BTreeSet<String> {
         for rule in &module.policy {
             let refr = match rule.as_ref() {
                 Rule::Spec { head, .. } => match head {
-                    RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } | RuleHead::Func { refr, .. } => refr,
+                    RuleHead::Compr { refr, .. }
+                    | RuleHead::Set { refr, .. }
+                    | RuleHead::Func { refr, .. } => refr,
                 },
                 Rule::Default { refr, .. } => refr,
             };
@@ -71,7 +73,11 @@ impl<'a> Scope<'a> {
                 Some((alias, path))
             })
             .collect();
-        Self { package, imports, defined }
+        Self {
+            package,
+            imports,
+            defined,
+        }
     }
 
     fn check(&self, span: &Span, path: &str, nargs: usize) -> Result<(), String> {
@@ -79,7 +85,10 @@ impl<'a> Scope<'a> {
             return Ok(());
         }
         if let Some((_, why)) = REFUSED.iter().find(|(name, _)| *name == path) {
-            return Err(span.message("error", &format!("builtin `{path}` is refused in the sandbox: {why}")));
+            return Err(span.message(
+                "error",
+                &format!("builtin `{path}` is refused in the sandbox: {why}"),
+            ));
         }
         if path == "print" {
             return Ok(());
@@ -107,17 +116,23 @@ impl<'a> Scope<'a> {
     }
 
     fn is_user_defined(&self, path: &str) -> bool {
-        if self.defined.contains(path) || self.defined.contains(&format!("{}.{path}", self.package)) {
+        if self.defined.contains(path) || self.defined.contains(&format!("{}.{path}", self.package))
+        {
             return true;
         }
         self.imports.iter().any(|(alias, imported)| {
             let rest = if path == alias {
                 Some("")
             } else {
-                path.strip_prefix(alias.as_str()).and_then(|r| r.strip_prefix('.'))
+                path.strip_prefix(alias.as_str())
+                    .and_then(|r| r.strip_prefix('.'))
             };
             rest.is_some_and(|rest| {
-                let full = if rest.is_empty() { imported.clone() } else { format!("{imported}.{rest}") };
+                let full = if rest.is_empty() {
+                    imported.clone()
+                } else {
+                    format!("{imported}.{rest}")
+                };
                 self.defined.contains(&full)
             })
         })
@@ -164,14 +179,21 @@ fn calls_in_query(query: &Query, calls: &mut Vec<Call>) {
     for stmt in &query.stmts {
         match &stmt.literal {
             Literal::SomeVars { .. } => {}
-            Literal::SomeIn { key, value, collection, .. } => {
+            Literal::SomeIn {
+                key,
+                value,
+                collection,
+                ..
+            } => {
                 if let Some(key) = key {
                     calls_in_expr(key, calls);
                 }
                 calls_in_expr(value, calls);
                 calls_in_expr(collection, calls);
             }
-            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => calls_in_expr(expr, calls),
+            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
+                calls_in_expr(expr, calls)
+            }
             Literal::Every { domain, query, .. } => {
                 calls_in_expr(domain, calls);
                 calls_in_query(query, calls);
@@ -200,7 +222,9 @@ fn calls_in_expr(expr: &Expr, calls: &mut Vec<Call>) {
             calls_in_expr(term, calls);
             calls_in_query(query, calls);
         }
-        Expr::ObjectCompr { key, value, query, .. } => {
+        Expr::ObjectCompr {
+            key, value, query, ..
+        } => {
             calls_in_expr(key, calls);
             calls_in_expr(value, calls);
             calls_in_query(query, calls);
@@ -226,7 +250,12 @@ fn calls_in_expr(expr: &Expr, calls: &mut Vec<Call>) {
             calls_in_expr(lhs, calls);
             calls_in_expr(rhs, calls);
         }
-        Expr::Membership { key, value, collection, .. } => {
+        Expr::Membership {
+            key,
+            value,
+            collection,
+            ..
+        } => {
             if let Some(key) = key {
                 calls_in_expr(key, calls);
             }

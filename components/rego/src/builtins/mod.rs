@@ -31,11 +31,23 @@ pub fn set_now_ns(nanos: i64) {
 /// Builtins that would give a policy ambient authority or make its decisions
 /// irreproducible, with why. Calling one is a load error.
 pub const REFUSED: &[(&str, &str)] = &[
-    ("rand.intn", "it is random: a replay could not reproduce the decision"),
-    ("uuid.rfc4122", "it is random: a replay could not reproduce the decision"),
+    (
+        "rand.intn",
+        "it is random: a replay could not reproduce the decision",
+    ),
+    (
+        "uuid.rfc4122",
+        "it is random: a replay could not reproduce the decision",
+    ),
     ("http.send", "it reaches the network; the sandbox has none"),
-    ("net.lookup_ip_addr", "it reaches the network (DNS); the sandbox has none"),
-    ("opa.runtime", "it reads the host's environment and configuration"),
+    (
+        "net.lookup_ip_addr",
+        "it reaches the network (DNS); the sandbox has none",
+    ),
+    (
+        "opa.runtime",
+        "it reads the host's environment and configuration",
+    ),
 ];
 
 /// The builtins this module adds, by name and argument count.
@@ -64,10 +76,14 @@ pub const PROVIDED: &[(&str, u8)] = &[
 pub fn register(engine: &mut Engine) -> Result<()> {
     for &(name, nargs) in PROVIDED {
         let function: fn(&[Value]) -> Result<Value> = match name {
-            "time.now_ns" | "verdict.now_ns" => |_| Ok(Value::from(EVALUATED_AT_NS.load(Ordering::Relaxed))),
+            "time.now_ns" | "verdict.now_ns" => {
+                |_| Ok(Value::from(EVALUATED_AT_NS.load(Ordering::Relaxed)))
+            }
             "net.cidr_contains" | "net.cidr_overlap" => cidr_contains,
             "net.cidr_intersects" => cidr_intersects,
-            "net.cidr_is_valid" => |args| Ok(Value::from(string(args, 0)?.parse::<IpNet>().is_ok())),
+            "net.cidr_is_valid" => {
+                |args| Ok(Value::from(string(args, 0)?.parse::<IpNet>().is_ok()))
+            }
             "strings.count" => strings_count,
             "json.is_valid" => json_is_valid,
             "crypto.hmac.equal" => hmac_equal,
@@ -82,7 +98,11 @@ pub fn register(engine: &mut Engine) -> Result<()> {
             "time.diff" => time::diff,
             _ => bail!("no implementation for {name}"),
         };
-        engine.add_extension(name.into(), nargs, Box::new(move |args: Vec<Value>| function(&args)))?;
+        engine.add_extension(
+            name.into(),
+            nargs,
+            Box::new(move |args: Vec<Value>| function(&args)),
+        )?;
     }
     Ok(())
 }
@@ -117,12 +137,18 @@ fn cidr_contains(args: &[Value]) -> Result<Value> {
 }
 
 fn cidr_intersects(args: &[Value]) -> Result<Value> {
-    let a = string(args, 0)?
-        .parse::<IpNet>()
-        .map_err(|_| anyhow::anyhow!("net.cidr_intersects: invalid CIDR `{}`", string(args, 0).unwrap_or_default()))?;
-    let b = string(args, 1)?
-        .parse::<IpNet>()
-        .map_err(|_| anyhow::anyhow!("net.cidr_intersects: invalid CIDR `{}`", string(args, 1).unwrap_or_default()))?;
+    let a = string(args, 0)?.parse::<IpNet>().map_err(|_| {
+        anyhow::anyhow!(
+            "net.cidr_intersects: invalid CIDR `{}`",
+            string(args, 0).unwrap_or_default()
+        )
+    })?;
+    let b = string(args, 1)?.parse::<IpNet>().map_err(|_| {
+        anyhow::anyhow!(
+            "net.cidr_intersects: invalid CIDR `{}`",
+            string(args, 1).unwrap_or_default()
+        )
+    })?;
     // Two prefixes intersect exactly when one contains the other.
     Ok(Value::from(a.contains(&b) || b.contains(&a)))
 }
@@ -153,7 +179,6 @@ fn json_is_valid(args: &[Value]) -> Result<Value> {
 /// reveal how long a matching prefix is.
 fn hmac_equal(args: &[Value]) -> Result<Value> {
     let (a, b) = (string(args, 0)?.as_bytes(), string(args, 1)?.as_bytes());
-    let differ = a.len() != b.len()
-        || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
+    let differ = a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
     Ok(Value::from(!differ))
 }

@@ -62,7 +62,9 @@ pub fn clock(args: &[Value]) -> Result<Value> {
 /// `time.weekday(x)`: e.g. `"Monday"`.
 pub fn weekday(args: &[Value]) -> Result<Value> {
     let t = zoned(args, 0)?;
-    Ok(Value::from(LONG_DAYS[t.local.weekday().num_days_from_monday() as usize]))
+    Ok(Value::from(
+        LONG_DAYS[t.local.weekday().num_days_from_monday() as usize],
+    ))
 }
 
 /// `time.format(x)`: `x` is `ns`, `[ns, tz]` or `[ns, tz, layout]`.
@@ -80,7 +82,11 @@ pub fn format(args: &[Value]) -> Result<Value> {
 pub fn add_date(args: &[Value]) -> Result<Value> {
     let ns = nanos_arg(args, 0)?;
     let [years, months, days] = [1, 2, 3].map(|i| args.get(i).map(int).transpose());
-    let (years, months, days) = (years?.unwrap_or(0), months?.unwrap_or(0), days?.unwrap_or(0));
+    let (years, months, days) = (
+        years?.unwrap_or(0),
+        months?.unwrap_or(0),
+        days?.unwrap_or(0),
+    );
     let t = utc(ns)?;
     let month0 = i64::from(t.month0()) + months;
     let year = i64::from(t.year()) + years + month0.div_euclid(12);
@@ -92,7 +98,8 @@ pub fn add_date(args: &[Value]) -> Result<Value> {
     )
     .ok_or_else(|| anyhow!("time.add_date: date out of range"))?;
     let offset_days = i64::from(t.day()) - 1 + days;
-    let date = shift_days(first, offset_days).ok_or_else(|| anyhow!("time.add_date: date out of range"))?;
+    let date = shift_days(first, offset_days)
+        .ok_or_else(|| anyhow!("time.add_date: date out of range"))?;
     let shifted = date.and_time(t.time()).and_utc();
     nanos_value(shifted.timestamp_nanos_opt())
 }
@@ -102,12 +109,20 @@ pub fn add_date(args: &[Value]) -> Result<Value> {
 pub fn diff(args: &[Value]) -> Result<Value> {
     let a = zoned(args, 0)?;
     let b_ns = match args.get(1) {
-        Some(Value::Array(items)) => nanos_of(items.first().ok_or_else(|| anyhow!("time.diff: empty array"))?)?,
+        Some(Value::Array(items)) => nanos_of(
+            items
+                .first()
+                .ok_or_else(|| anyhow!("time.diff: empty array"))?,
+        )?,
         Some(v) => nanos_of(v)?,
         None => bail!("time.diff: missing operand 2"),
     };
     let b = in_zone(b_ns, &a.zone)?;
-    let (a, b) = if a.instant > b.instant { (b, a) } else { (a, b) };
+    let (a, b) = if a.instant > b.instant {
+        (b, a)
+    } else {
+        (a, b)
+    };
     let (x, y) = (a.local, b.local);
     let mut year = i64::from(y.year()) - i64::from(x.year());
     let mut month = i64::from(y.month()) - i64::from(x.month());
@@ -136,7 +151,9 @@ pub fn diff(args: &[Value]) -> Result<Value> {
         year -= 1;
     }
     Ok(Value::from(
-        [year, month, day, hour, minute, second].map(Value::from).to_vec(),
+        [year, month, day, hour, minute, second]
+            .map(Value::from)
+            .to_vec(),
     ))
 }
 
@@ -232,7 +249,10 @@ fn utc(ns: i64) -> Result<DateTime<Utc>> {
 }
 
 fn nanos_arg(args: &[Value], index: usize) -> Result<i64> {
-    nanos_of(args.get(index).ok_or_else(|| anyhow!("missing operand {}", index + 1))?)
+    nanos_of(
+        args.get(index)
+            .ok_or_else(|| anyhow!("missing operand {}", index + 1))?,
+    )
 }
 
 fn nanos_of(value: &Value) -> Result<i64> {
@@ -287,10 +307,28 @@ fn named_layout(layout: &str) -> &str {
     }
 }
 
-const LONG_DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const LONG_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 const LONG_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// One element of a Go layout.
@@ -316,13 +354,23 @@ enum Chunk<'a> {
     ZeroSecond,
     LongYear,
     Year,
-    PM { upper: bool },
+    PM {
+        upper: bool,
+    },
     ZoneName,
     /// A numeric offset: `Z` allowed for UTC, a colon between parts, and
     /// whether minutes and seconds are written.
-    Offset { z: bool, colon: bool, minutes: bool, seconds: bool },
+    Offset {
+        z: bool,
+        colon: bool,
+        minutes: bool,
+        seconds: bool,
+    },
     /// `.000` (`zeros`: fixed width) or `.999` (trailing zeros trimmed).
-    Fraction { digits: usize, zeros: bool },
+    Fraction {
+        digits: usize,
+        zeros: bool,
+    },
 }
 
 /// Splits a Go layout into chunks, recognising the same reference values as
@@ -352,16 +400,96 @@ fn chunks(layout: &str) -> Vec<Chunk<'_>> {
         ("5", Second),
         ("PM", PM { upper: true }),
         ("pm", PM { upper: false }),
-        ("-07:00:00", Offset { z: false, colon: true, minutes: true, seconds: true }),
-        ("-070000", Offset { z: false, colon: false, minutes: true, seconds: true }),
-        ("-07:00", Offset { z: false, colon: true, minutes: true, seconds: false }),
-        ("-0700", Offset { z: false, colon: false, minutes: true, seconds: false }),
-        ("-07", Offset { z: false, colon: false, minutes: false, seconds: false }),
-        ("Z07:00:00", Offset { z: true, colon: true, minutes: true, seconds: true }),
-        ("Z070000", Offset { z: true, colon: false, minutes: true, seconds: true }),
-        ("Z07:00", Offset { z: true, colon: true, minutes: true, seconds: false }),
-        ("Z0700", Offset { z: true, colon: false, minutes: true, seconds: false }),
-        ("Z07", Offset { z: true, colon: false, minutes: false, seconds: false }),
+        (
+            "-07:00:00",
+            Offset {
+                z: false,
+                colon: true,
+                minutes: true,
+                seconds: true,
+            },
+        ),
+        (
+            "-070000",
+            Offset {
+                z: false,
+                colon: false,
+                minutes: true,
+                seconds: true,
+            },
+        ),
+        (
+            "-07:00",
+            Offset {
+                z: false,
+                colon: true,
+                minutes: true,
+                seconds: false,
+            },
+        ),
+        (
+            "-0700",
+            Offset {
+                z: false,
+                colon: false,
+                minutes: true,
+                seconds: false,
+            },
+        ),
+        (
+            "-07",
+            Offset {
+                z: false,
+                colon: false,
+                minutes: false,
+                seconds: false,
+            },
+        ),
+        (
+            "Z07:00:00",
+            Offset {
+                z: true,
+                colon: true,
+                minutes: true,
+                seconds: true,
+            },
+        ),
+        (
+            "Z070000",
+            Offset {
+                z: true,
+                colon: false,
+                minutes: true,
+                seconds: true,
+            },
+        ),
+        (
+            "Z07:00",
+            Offset {
+                z: true,
+                colon: true,
+                minutes: true,
+                seconds: false,
+            },
+        ),
+        (
+            "Z0700",
+            Offset {
+                z: true,
+                colon: false,
+                minutes: true,
+                seconds: false,
+            },
+        ),
+        (
+            "Z07",
+            Offset {
+                z: true,
+                colon: false,
+                minutes: false,
+                seconds: false,
+            },
+        ),
     ];
     let mut out = Vec::new();
     let mut literal_start = 0;
@@ -408,7 +536,13 @@ fn fraction(rest: &str) -> Option<(usize, Chunk<'static>)> {
     if bytes.get(1 + run).is_some_and(u8::is_ascii_digit) {
         return None;
     }
-    Some((1 + run, Chunk::Fraction { digits: run, zeros: digit == b'0' }))
+    Some((
+        1 + run,
+        Chunk::Fraction {
+            digits: run,
+            zeros: digit == b'0',
+        },
+    ))
 }
 
 fn format_layout(t: &Zoned, layout: &str) -> String {
@@ -425,8 +559,12 @@ fn format_layout(t: &Zoned, layout: &str) -> String {
             Chunk::Month => out.push_str(&LONG_MONTHS[d.month0() as usize][..3]),
             Chunk::NumMonth => out.push_str(&d.month().to_string()),
             Chunk::ZeroMonth => out.push_str(&format!("{:02}", d.month())),
-            Chunk::LongWeekday => out.push_str(LONG_DAYS[d.weekday().num_days_from_monday() as usize]),
-            Chunk::Weekday => out.push_str(&LONG_DAYS[d.weekday().num_days_from_monday() as usize][..3]),
+            Chunk::LongWeekday => {
+                out.push_str(LONG_DAYS[d.weekday().num_days_from_monday() as usize])
+            }
+            Chunk::Weekday => {
+                out.push_str(&LONG_DAYS[d.weekday().num_days_from_monday() as usize][..3])
+            }
             Chunk::Day => out.push_str(&d.day().to_string()),
             Chunk::UnderDay => out.push_str(&format!("{:>2}", d.day())),
             Chunk::ZeroDay => out.push_str(&format!("{:02}", d.day())),
@@ -447,10 +585,15 @@ fn format_layout(t: &Zoned, layout: &str) -> String {
                 (false, false) => "am",
             }),
             Chunk::ZoneName => out.push_str(&zone_name(t)),
-            Chunk::Offset { z, colon, minutes, seconds } => {
-                out.push_str(&format_offset(t.offset_secs, z, colon, minutes, seconds))
+            Chunk::Offset {
+                z,
+                colon,
+                minutes,
+                seconds,
+            } => out.push_str(&format_offset(t.offset_secs, z, colon, minutes, seconds)),
+            Chunk::Fraction { digits, zeros } => {
+                out.push_str(&format_fraction(d.nanosecond(), digits, zeros))
             }
-            Chunk::Fraction { digits, zeros } => out.push_str(&format_fraction(d.nanosecond(), digits, zeros)),
         }
     }
     out
@@ -523,7 +666,14 @@ fn parse_layout(layout: &str, value: &str) -> Result<i64> {
         if matches!(chunk, Chunk::Second | Chunk::ZeroSecond) && !next_is_fraction {
             let b = rest.as_bytes();
             if b.len() > 1 && matches!(b[0], b'.' | b',') && b[1].is_ascii_digit() {
-                rest = parse_chunk(Chunk::Fraction { digits: 9, zeros: false }, rest, &mut p)?;
+                rest = parse_chunk(
+                    Chunk::Fraction {
+                        digits: 9,
+                        zeros: false,
+                    },
+                    rest,
+                    &mut p,
+                )?;
             }
         }
     }
@@ -554,7 +704,9 @@ fn parse_layout(layout: &str, value: &str) -> Result<i64> {
 
 fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'v str> {
     Ok(match chunk {
-        Chunk::Literal(lit) => rest.strip_prefix(lit).ok_or_else(|| anyhow!("expected `{lit}` at `{rest}`"))?,
+        Chunk::Literal(lit) => rest
+            .strip_prefix(lit)
+            .ok_or_else(|| anyhow!("expected `{lit}` at `{rest}`"))?,
         Chunk::LongYear => {
             let (year, rest) = digits(rest, 4, 4)?;
             p.year = Some(i32::try_from(year)?);
@@ -562,7 +714,11 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
         }
         Chunk::Year => {
             let (year, rest) = digits(rest, 2, 2)?;
-            p.year = Some(if year >= 69 { 1900 + year as i32 } else { 2000 + year as i32 });
+            p.year = Some(if year >= 69 {
+                1900 + year as i32
+            } else {
+                2000 + year as i32
+            });
             rest
         }
         Chunk::LongMonth | Chunk::Month => {
@@ -571,7 +727,9 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
             p.month = Some(index as u32 + 1);
             rest
         }
-        Chunk::LongWeekday | Chunk::Weekday => name(rest, &LONG_DAYS, chunk == Chunk::LongWeekday)?.1,
+        Chunk::LongWeekday | Chunk::Weekday => {
+            name(rest, &LONG_DAYS, chunk == Chunk::LongWeekday)?.1
+        }
         Chunk::NumMonth | Chunk::ZeroMonth => {
             let (month, rest) = digits(rest, usize::from(chunk == Chunk::ZeroMonth) + 1, 2)?;
             if !(1..=12).contains(&month) {
@@ -581,7 +739,11 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
             rest
         }
         Chunk::Day | Chunk::UnderDay | Chunk::ZeroDay => {
-            let rest = if chunk == Chunk::UnderDay { rest.strip_prefix(' ').unwrap_or(rest) } else { rest };
+            let rest = if chunk == Chunk::UnderDay {
+                rest.strip_prefix(' ').unwrap_or(rest)
+            } else {
+                rest
+            };
             let (day, rest) = digits(rest, usize::from(chunk == Chunk::ZeroDay) + 1, 2)?;
             p.day = Some(day);
             rest
@@ -644,7 +806,12 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
                 &rest[len..]
             }
         }
-        Chunk::Offset { z, colon, minutes, seconds } => {
+        Chunk::Offset {
+            z,
+            colon,
+            minutes,
+            seconds,
+        } => {
             if z && let Some(after) = rest.strip_prefix('Z') {
                 p.offset = 0;
                 return Ok(after);
@@ -659,7 +826,9 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
             for (present, scale) in [(minutes, 60), (seconds, 1)] {
                 if present {
                     if colon {
-                        rest = rest.strip_prefix(':').ok_or_else(|| anyhow!("expected `:` in offset"))?;
+                        rest = rest
+                            .strip_prefix(':')
+                            .ok_or_else(|| anyhow!("expected `:` in offset"))?;
                     }
                     let (n, after) = digits(rest, 2, 2)?;
                     offset += n * scale;
@@ -669,7 +838,10 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
             p.offset = sign * i32::try_from(offset)?;
             rest
         }
-        Chunk::Fraction { digits: width, zeros } => {
+        Chunk::Fraction {
+            digits: width,
+            zeros,
+        } => {
             let b = rest.as_bytes();
             if !matches!(b.first(), Some(b'.' | b',')) {
                 if zeros {
@@ -691,7 +863,11 @@ fn parse_chunk<'v>(chunk: Chunk<'_>, rest: &'v str, p: &mut Parsed) -> Result<&'
 
 /// Between `min` and `max` ASCII digits.
 fn digits(text: &str, min: usize, max: usize) -> Result<(u32, &str)> {
-    let count = text.bytes().take(max).take_while(u8::is_ascii_digit).count();
+    let count = text
+        .bytes()
+        .take(max)
+        .take_while(u8::is_ascii_digit)
+        .count();
     if count < min {
         bail!("expected a number at `{text}`");
     }
@@ -702,7 +878,10 @@ fn digits(text: &str, min: usize, max: usize) -> Result<(u32, &str)> {
 fn name<'v>(text: &'v str, names: &[&str], long: bool) -> Result<(usize, &'v str)> {
     for (index, full) in names.iter().enumerate() {
         let wanted = if long { *full } else { &full[..3] };
-        if text.get(..wanted.len()).is_some_and(|head| head.eq_ignore_ascii_case(wanted)) {
+        if text
+            .get(..wanted.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(wanted))
+        {
             return Ok((index, &text[wanted.len()..]));
         }
     }
@@ -725,13 +904,19 @@ fn parse_duration(text: &str) -> Option<i64> {
     let mut total: f64 = 0.0;
     let mut exact: i128 = 0;
     while !rest.is_empty() {
-        let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let number_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         let number = &rest[..number_len];
         if number.is_empty() || number == "." {
             return None;
         }
         rest = &rest[number_len..];
-        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit() && *b != b'.').count();
+        let unit_len = rest
+            .bytes()
+            .take_while(|b| !b.is_ascii_digit() && *b != b'.')
+            .count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale: i64 = match unit {
@@ -744,7 +929,11 @@ fn parse_duration(text: &str) -> Option<i64> {
             _ => return None,
         };
         let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         exact = exact.checked_add(whole.checked_mul(i128::from(scale))?)?;
         if !frac.is_empty() {
             let f: f64 = format!("0.{frac}").parse().ok()?;
