@@ -126,3 +126,20 @@ fn verdict_eval_refuses_a_policy_calling_an_unknown_function_naming_where() {
     assert!(err.contains("t.rego:3:10"), "{err}");
     assert!(err.contains("glob.mach"), "{err}");
 }
+
+#[test]
+fn a_new_rego_policy_passes_its_own_tests_and_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().to_str().unwrap();
+    let out = verdict(&["new", "rego", "gate", "--dir", at]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = verdict(&["test", at]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    assert!(text.trim_end().ends_with("3 passed, 0 failed"), "{text}");
+    let again = verdict(&["new", "rego", "gate", "--dir", at]);
+    assert_eq!(code(&again), 2);
+    assert!(stderr(&again).contains("gate.rego"));
+    let bad = verdict(&["new", "rego", "Bad-Name", "--dir", at]);
+    assert_eq!(code(&bad), 2);
+}
