@@ -27,6 +27,11 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Evaluate a policy on an input; print the decision (exit 0 allow, 1 deny, 2 error).
     Eval(cmd::eval::Args),
+    /// Write a policy and its tests to start from.
+    #[command(subcommand)]
+    New(cmd::new::Command),
+    /// Run the test_* rules of Rego policies in the sandbox (exit 0 only if all pass).
+    Test(cmd::test::Args),
     /// Verify a decision log and re-run every decision (exit 0 only if all match).
     Replay(cmd::replay::Args),
     /// Run the built-in policies on the bundled examples, log and replay them.
@@ -67,6 +72,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::New(command) => cmd::new::run(command),
+        Command::Test(args) => cmd::test::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Serve(args) => cmd::serve::run(args),

@@ -5,6 +5,8 @@ mod common;
 mod evidence;
 mod gateway;
 mod rego;
+mod rego_cli;
+mod rego_tools;
 mod replay;
 mod sandbox;
 mod twins;

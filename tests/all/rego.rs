@@ -7,6 +7,7 @@ use verdict_host::policy::LoadError;
 
 use crate::common::{claims, data, now, rego, runtime};
 use verdict_host::policy::RegoModule;
+use verdict_host::timestamp::Timestamp;
 
 const SIMPLE: &str = r#"
 package example
@@ -99,17 +100,124 @@ fn verdict_now_ns_is_the_recorded_evaluation_time() {
 }
 
 #[test]
-fn builtins_that_need_ambient_authority_are_absent() {
+fn time_now_ns_is_the_recorded_evaluation_time_as_in_opa() {
     let policy = rego(
-        "package t\n\nallow if time.now_ns() > 0\n",
+        "package cert\n\nallow if time.parse_rfc3339_ns(input.not_after) > time.now_ns()\n",
         json!({}),
-        Some("data.t.allow"),
+        Some("data.cert.allow"),
     );
-    let eval = policy.evaluate(&claims(json!({})), now());
-    assert!(!eval.decision.allow);
+    let cert = claims(json!({"not_after": "2026-12-02T12:00:00Z"}));
+    let before = "2026-12-02T11:59:59Z".parse::<Timestamp>().unwrap();
+    let after = "2026-12-02T12:00:01Z".parse::<Timestamp>().unwrap();
+    assert!(policy.evaluate(&cert, before).decision.allow);
+    let expired = policy.evaluate(&cert, after).decision;
+    assert!(!expired.allow, "{expired:?}");
+    assert_eq!(expired.reasons, ["data.cert.allow is undefined"]);
+}
+
+/// Loads `source` as `policy.rego`; the load error's text.
+fn load_error(source: &str) -> String {
+    let err = runtime()
+        .load_rego(
+            RegoModule {
+                name: "policy.rego".into(),
+                source: source.into(),
+            },
+            data(json!({})),
+            None,
+        )
+        .err()
+        .expect("the policy must not load");
+    assert!(matches!(err, LoadError::Rego(_)), "{err}");
+    err.to_string()
+}
+
+#[test]
+fn an_unknown_function_is_a_load_error_naming_its_location() {
+    let text = load_error("package p\n\nallow if {\n  cyrpto.sha256(input.x) == \"y\"\n}\n");
+    assert!(text.contains("policy.rego:4:3"), "{text}");
+    assert!(text.contains("unknown function `cyrpto.sha256`"), "{text}");
+}
+
+#[test]
+fn effectful_builtins_are_refused_at_load_naming_the_builtin() {
+    for (call, builtin) in [
+        ("rand.intn(\"x\", 10) > 1", "rand.intn"),
+        ("uuid.rfc4122(\"x\") != \"\"", "uuid.rfc4122"),
+        (
+            "http.send({\"method\": \"get\", \"url\": \"http://x\"}).status_code == 200",
+            "http.send",
+        ),
+        (
+            "net.lookup_ip_addr(\"example.com\") != set()",
+            "net.lookup_ip_addr",
+        ),
+        ("opa.runtime().env.HOME != \"\"", "opa.runtime"),
+    ] {
+        let text = load_error(&format!("package p\n\nallow if {call}\n"));
+        assert!(text.contains("policy.rego:3:10"), "{text}");
+        assert!(
+            text.contains(&format!("builtin `{builtin}` is refused")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_builtin_with_the_wrong_number_of_arguments_is_a_load_error() {
+    let text = load_error("package p\n\nallow if startswith(input.a)\n");
+    assert!(text.contains("policy.rego:3:10"), "{text}");
     assert!(
-        eval.decision.reasons[0].contains("time.now_ns"),
-        "{:?}",
-        eval.decision.reasons
+        text.contains("`startswith` takes 2 argument(s), given 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unsafe_variable_is_a_load_error() {
+    let text = load_error("package p\n\nallow if {\n  x > 1\n}\n");
+    assert!(text.contains("policy.rego:4"), "{text}");
+    assert!(text.contains("unsafe"), "{text}");
+}
+
+#[test]
+fn a_function_of_a_package_not_loaded_is_a_load_error() {
+    let text = load_error(
+        "package p\n\nimport data.lib.strs as s\n\nallow if s.has_prefix(input.user, \"admin-\")\n",
+    );
+    assert!(text.contains("policy.rego:5:10"), "{text}");
+    assert!(text.contains("unknown function `s.has_prefix`"), "{text}");
+}
+
+#[test]
+fn lines_longer_than_1024_characters_parse() {
+    let long = "x".repeat(3000);
+    let policy = rego(
+        &format!("package p\n\nallow if input.s == \"{long}\"\n"),
+        json!({}),
+        Some("data.p.allow"),
+    );
+    assert!(
+        policy
+            .evaluate(&claims(json!({ "s": long })), now())
+            .decision
+            .allow
+    );
+}
+
+#[test]
+fn print_output_never_reaches_a_decision() {
+    let policy = rego(
+        "package p\n\nallow if {\n  print(\"secret\", input.user)\n  input.user == \"alice\"\n}\n",
+        json!({}),
+        Some("data.p.allow"),
+    );
+    let decision = policy
+        .evaluate(&claims(json!({"user": "bob"})), now())
+        .decision;
+    assert!(!decision.allow);
+    assert!(
+        decision.reasons.iter().all(|r| !r.contains("secret")),
+        "{decision:?}"
     );
 }

@@ -12,22 +12,28 @@
 //!   rule (a decision object) if it declares one, otherwise through `allow`
 //!   (boolean) and, when declared, `deny` (a set of reason strings): the policy
 //!   allows only when `allow` is true and `deny` is empty.
-//! - `verdict.now_ns()` returns the evaluation time (`input.evaluated-at` of
-//!   the world) in nanoseconds since the Unix epoch: the sandbox has no clock,
-//!   and the time is recorded, so replay sees the same "now".
+//! - `time.now_ns()` (and its older name `verdict.now_ns()`) returns the
+//!   evaluation time (`input.evaluated-at` of the world) in nanoseconds since
+//!   the Unix epoch: the sandbox has no clock, and the time is recorded, so
+//!   replay sees the same "now".
+//! - everything knowable from the source (parse errors, unknown or refused
+//!   functions, unsafe variables, a missing entrypoint) fails `prepare`.
 //! - a decision object is `{"allow": bool, "reasons": [string],
 //!   "trust_vector": {"instance_identity": int8, ...}, "annotations": {string: any}}`;
 //!   only `allow` is required.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::num::NonZeroU32;
 
-use regorus::{Engine, Value};
-use serde_json::Value as Json;
+use regorus::{Engine, PolicyLengthConfig, Value};
+
+mod builtins;
+mod check;
+mod decision;
 
 wit_bindgen::generate!({ path: "../../wit", world: "rego-engine" });
 
-use verdict::policy::types::{Annotation, TrustVector};
+use decision::{allow_decision, deny, describe, reason_list, rule_decision, to_json};
 
 struct RegoEngine;
 
@@ -43,9 +49,6 @@ struct Prepared {
     convention: Convention,
 }
 
-/// The current evaluation's time, for `verdict.now_ns()`.
-static EVALUATED_AT_NS: AtomicI64 = AtomicI64::new(0);
-
 thread_local! {
     static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
 }
@@ -56,23 +59,10 @@ impl Guest for RegoEngine {
         data: String,
         entrypoint: Option<String>,
     ) -> Result<(), String> {
-        let mut engine = Engine::new();
-        engine.set_rego_v0(false);
-        let now_ns = |_: Vec<Value>| Ok(Value::from(EVALUATED_AT_NS.load(Ordering::Relaxed)));
-        engine
-            .add_extension("verdict.now_ns".into(), 0, Box::new(now_ns))
-            .map_err(|e| e.to_string())?;
-        let mut packages = Vec::with_capacity(modules.len());
-        for module in &modules {
-            let package = engine
-                .add_policy(module.name.clone(), module.source.clone())
-                .map_err(|e| e.to_string())?;
-            packages.push(package);
-        }
         let Some(first) = modules.first() else {
             return Err("no Rego module given".into());
         };
-        load_data(&mut engine, &data)?;
+        let (mut engine, packages) = load(&modules, &data)?;
         let convention = match entrypoint {
             Some(rule) => {
                 check_entrypoint(&engine, &modules, &packages, &rule)?;
@@ -80,11 +70,11 @@ impl Guest for RegoEngine {
             }
             None => default_convention(&engine, &first.name, &packages[0])?,
         };
+        engine.set_input(Value::new_object());
         let mut prepared = Prepared { engine, data, convention };
-        // The first evaluation analyses and schedules the rules; do it now so
-        // the snapshot carries that work. Its outcome is discarded: every
-        // evaluation resets the interpreter's per-evaluation state.
-        prepared.engine.set_input(Value::new_object());
+        // The first evaluation schedules the rules; do it now so the snapshot
+        // carries that work. Its outcome is discarded (it ran on an empty
+        // input): every evaluation resets the per-evaluation state.
         let _ = prepared.decide();
         PREPARED.with_borrow_mut(|p| *p = Some(prepared));
         Ok(())
@@ -96,6 +86,122 @@ impl Guest for RegoEngine {
             None => deny(vec!["the Rego engine was not prepared".into()]),
         })
     }
+
+    fn query(
+        modules: Vec<Module>,
+        data: String,
+        input: Option<String>,
+        query: String,
+        now: Timestamp,
+    ) -> Result<QueryOutput, String> {
+        builtins::set_now_ns(nanos(&now));
+        let (mut engine, _) = load(&modules, &data)?;
+        if let Some(input) = input {
+            let value = Value::from_json_str(&input).map_err(|e| format!("input is not valid JSON: {e}"))?;
+            engine.set_input(value);
+        }
+        engine.set_gather_prints(true);
+        let results = engine.eval_query(query, false).map_err(|e| format!("{e}"))?;
+        let prints = engine.take_prints().unwrap_or_default();
+        let result = serde_json::to_string(&results).map_err(|e| format!("encoding the result: {e}"))?;
+        Ok(QueryOutput { json: result, prints })
+    }
+
+    fn list_tests(modules: Vec<Module>) -> Result<Vec<TestCase>, String> {
+        let (mut engine, _) = load(&modules, "{}")?;
+        Ok(test_rules(engine.get_modules()))
+    }
+
+    fn run_test(
+        modules: Vec<Module>,
+        data: String,
+        rule: String,
+        now: Timestamp,
+        coverage: bool,
+    ) -> Result<TestOutcome, String> {
+        builtins::set_now_ns(nanos(&now));
+        let (mut engine, _) = load(&modules, &data)?;
+        engine.set_gather_prints(true);
+        engine.set_enable_coverage(coverage);
+        let (passed, failure) = match engine.eval_rule(rule) {
+            Ok(Value::Bool(true)) => (true, None),
+            Ok(Value::Undefined) => (false, Some("undefined".to_string())),
+            Ok(value) => (false, Some(format!("evaluated to {}", value.to_json_str().unwrap_or_default()))),
+            Err(e) => (false, Some(format!("{e}"))),
+        };
+        let prints = engine.take_prints().unwrap_or_default();
+        let coverage = if coverage { coverage_of(&engine)? } else { Vec::new() };
+        Ok(TestOutcome { passed, failure, prints, coverage })
+    }
+}
+
+fn nanos(at: &Timestamp) -> i64 {
+    at.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(at.nanoseconds))
+}
+
+/// A line may be as long as a whole file may be: generated policies have long
+/// lines, and the file-size cap still bounds the work.
+const MAX_LINE: NonZeroU32 = NonZeroU32::new(1 << 20).unwrap();
+
+/// Parses and checks `modules` with `data`: everything knowable from the
+/// source is an error here. Returns the engine and each module's package.
+fn load(modules: &[Module], data: &str) -> Result<(Engine, Vec<String>), String> {
+    let mut engine = Engine::new();
+    engine.set_rego_v0(false);
+    engine.set_policy_length_config(PolicyLengthConfig { max_col: MAX_LINE, ..PolicyLengthConfig::default() });
+    builtins::register(&mut engine).map_err(|e| e.to_string())?;
+    let mut packages = Vec::with_capacity(modules.len());
+    for module in modules {
+        let package = engine
+            .add_policy(module.name.clone(), module.source.clone())
+            .map_err(|e| e.to_string())?;
+        packages.push(package);
+    }
+    check::check_calls(engine.get_modules())?;
+    load_data(&mut engine, data)?;
+    // Analysis (unsafe variables, recursion) happens before the first
+    // evaluation; a trivial query runs it now.
+    engine
+        .eval_query("true".into(), false)
+        .map_err(|e| e.to_string())?;
+    Ok((engine, packages))
+}
+
+fn test_rules(modules: &[regorus::unstable::Ref<regorus::unstable::Module>]) -> Vec<TestCase> {
+    use regorus::unstable::{Rule, RuleHead};
+    let mut tests: Vec<TestCase> = Vec::new();
+    for module in modules {
+        let Ok(package) = regorus::utils::get_path_string(&module.package.refr, Some("data")) else {
+            continue;
+        };
+        for rule in &module.policy {
+            let Rule::Spec { head: RuleHead::Compr { refr, .. }, span, .. } = rule.as_ref() else {
+                continue;
+            };
+            let Ok(path) = regorus::utils::get_path_string(refr, Some(&package)) else {
+                continue;
+            };
+            let is_test = path.rsplit('.').next().is_some_and(|name| name.starts_with("test_"));
+            if is_test && !tests.iter().any(|t| t.rule == path) {
+                let location = format!("{}:{}:{}", span.source.file(), span.line, span.col);
+                tests.push(TestCase { rule: path, location });
+            }
+        }
+    }
+    tests
+}
+
+fn coverage_of(engine: &Engine) -> Result<Vec<FileCoverage>, String> {
+    let report = engine.get_coverage_report().map_err(|e| e.to_string())?;
+    Ok(report
+        .files
+        .into_iter()
+        .map(|file| FileCoverage {
+            path: file.path,
+            covered: file.covered.into_iter().collect(),
+            not_covered: file.not_covered.into_iter().collect(),
+        })
+        .collect())
 }
 
 impl Prepared {
@@ -105,9 +211,7 @@ impl Prepared {
             load_data(&mut self.engine, &input.data)?;
             self.data = input.data.clone();
         }
-        let at = &input.evaluated_at;
-        let nanos = at.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(at.nanoseconds));
-        EVALUATED_AT_NS.store(nanos, Ordering::Relaxed);
+        builtins::set_now_ns(nanos(&input.evaluated_at));
         let claims = Value::from_json_str(&input.claims)
             .map_err(|e| format!("claims are not valid JSON: {e}"))?;
         self.engine.set_input(claims);
@@ -191,115 +295,6 @@ fn default_convention(engine: &Engine, module: &str, package: &str) -> Result<Co
     }
     let deny = declares(engine, module, "deny").then(|| format!("{package}.deny"));
     Ok(Convention::AllowDeny { allow: format!("{package}.allow"), deny })
-}
-
-fn rule_decision(rule: &str, value: &Value) -> Result<Decision, String> {
-    match value {
-        Value::Bool(true) => Ok(allow_decision()),
-        Value::Bool(false) | Value::Undefined => Ok(deny(vec![format!("{rule} is {}", describe(value))])),
-        Value::Object(_) => decision_object(rule, &to_json(value)?),
-        _ => Err(format!("{rule} is neither a boolean nor a decision object")),
-    }
-}
-
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Undefined => "undefined",
-        Value::Bool(false) => "false",
-        _ => "not true",
-    }
-}
-
-fn to_json(value: &Value) -> Result<Json, String> {
-    if matches!(value, Value::Undefined) {
-        return Ok(Json::Array(Vec::new()));
-    }
-    let text = value.to_json_str().map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
-fn decision_object(rule: &str, object: &Json) -> Result<Decision, String> {
-    let allow = object
-        .get("allow")
-        .and_then(Json::as_bool)
-        .ok_or_else(|| format!("{rule}.allow is not a boolean"))?;
-    let reasons = match object.get("reasons") {
-        Some(reasons) => reason_list(&format!("{rule}.reasons"), reasons)?,
-        None => Vec::new(),
-    };
-    let trust_vector = object
-        .get("trust_vector")
-        .map(|tv| trust_vector(rule, tv))
-        .transpose()?;
-    let annotations = match object.get("annotations") {
-        Some(Json::Object(map)) => map
-            .iter()
-            .map(|(key, value)| Annotation {
-                key: key.clone(),
-                value: value.as_str().map_or_else(|| value.to_string(), str::to_string),
-            })
-            .collect(),
-        Some(_) => return Err(format!("{rule}.annotations is not an object")),
-        None => Vec::new(),
-    };
-    Ok(Decision { allow, reasons, trust_vector, annotations })
-}
-
-fn reason_list(rule: &str, reasons: &Json) -> Result<Vec<String>, String> {
-    let items = reasons
-        .as_array()
-        .ok_or_else(|| format!("{rule} is not a set or array of strings"))?;
-    items
-        .iter()
-        .map(|r| r.as_str().map(str::to_string).ok_or_else(|| format!("{rule} holds a non-string reason")))
-        .collect()
-}
-
-const TRUST_CLAIMS: [&str; 8] = [
-    "instance_identity",
-    "configuration",
-    "executables",
-    "file_system",
-    "hardware",
-    "runtime_opaque",
-    "storage_opaque",
-    "sourced_data",
-];
-
-fn trust_vector(rule: &str, value: &Json) -> Result<TrustVector, String> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| format!("{rule}.trust_vector is not an object"))?;
-    if let Some(unknown) = map.keys().find(|k| !TRUST_CLAIMS.contains(&k.as_str())) {
-        return Err(format!("{rule}.trust_vector has an unknown claim `{unknown}`"));
-    }
-    let claim = |name: &str| -> Result<i8, String> {
-        match map.get(name) {
-            None => Ok(0),
-            Some(v) => v
-                .as_i64()
-                .and_then(|n| i8::try_from(n).ok())
-                .ok_or_else(|| format!("{rule}.trust_vector.{name} is not an integer in [-128, 127]")),
-        }
-    };
-    Ok(TrustVector {
-        instance_identity: claim("instance_identity")?,
-        configuration: claim("configuration")?,
-        executables: claim("executables")?,
-        file_system: claim("file_system")?,
-        hardware: claim("hardware")?,
-        runtime_opaque: claim("runtime_opaque")?,
-        storage_opaque: claim("storage_opaque")?,
-        sourced_data: claim("sourced_data")?,
-    })
-}
-
-fn allow_decision() -> Decision {
-    Decision { allow: true, reasons: Vec::new(), trust_vector: None, annotations: Vec::new() }
-}
-
-fn deny(reasons: Vec<String>) -> Decision {
-    Decision { allow: false, reasons, trust_vector: None, annotations: Vec::new() }
 }
 
 export!(RegoEngine);

@@ -12,11 +12,13 @@ pub mod identity;
 mod limits;
 mod rego;
 mod runtime;
+mod sandbox;
+mod tools;
 
 pub use decision::{Annotation, Decision, TrustVector};
 pub use identity::{PolicyIdentity, PolicyKind};
 pub use limits::{EvalFailure, Limits};
 pub use rego::RegoModule;
-pub use runtime::{
-    Evaluation, LoadError, Policy, PolicyRuntime, RuntimeConfig, RuntimeError, default_cache_dir,
-};
+pub use runtime::{Evaluation, LoadError, Policy, PolicyRuntime};
+pub use sandbox::{RuntimeConfig, RuntimeError, default_cache_dir};
+pub use tools::{FileCoverage, QueryOutput, RegoTools, TestCase, TestOutcome, ToolError};

@@ -19,7 +19,8 @@ use wasmtime_wizer::Wizer;
 use wasmtime_wizer::{ComponentContext, ComponentInstanceState};
 
 use super::bindings::rego::{Module, RegoEngine};
-use super::runtime::{EvalState, LoadError, PolicyRuntime, classify};
+use super::limits::EvalFailure;
+use super::sandbox::{EvalState, Sandbox, classify};
 use crate::claims::DataDocument;
 
 /// The exported function wizer treats as the initializer.
@@ -32,6 +33,23 @@ pub struct RegoModule {
     pub source: String,
 }
 
+/// Why a Rego policy could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PrepareError {
+    /// The engine refused the policy (parse error, unknown rule, ...): its message.
+    #[error("Rego: {0}")]
+    Rego(String),
+    /// Instantiating the engine failed.
+    #[error("instantiating the Rego engine: {0}")]
+    Instantiate(#[source] EvalFailure),
+    /// `prepare` hit a limit or trapped.
+    #[error("preparing the Rego policy failed: {0}")]
+    Limit(#[source] EvalFailure),
+    /// The host side failed (bindings, snapshot).
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
 /// The Rego engine component, instrumented for snapshotting and compiled.
 pub(crate) struct InstrumentedRego {
     wizer: Wizer,
@@ -40,13 +58,13 @@ pub(crate) struct InstrumentedRego {
 }
 
 impl InstrumentedRego {
-    pub(crate) fn new(runtime: &PolicyRuntime, engine_wasm: &'static [u8]) -> Result<Self, String> {
+    pub(crate) fn new(sandbox: &Sandbox, engine_wasm: &'static [u8]) -> Result<Self, String> {
         let mut wizer = Wizer::new();
         wizer.init_func(PREPARE).keep_init_func(true);
         let (context, instrumented) = wizer
             .instrument_component(engine_wasm)
             .map_err(|e| format!("instrumenting the Rego engine: {e:#}"))?;
-        let component = runtime.compile(&instrumented).map_err(|e| e.to_string())?;
+        let component = sandbox.compile(&instrumented).map_err(|e| e.to_string())?;
         Ok(Self {
             wizer,
             context,
@@ -57,35 +75,28 @@ impl InstrumentedRego {
 
 /// Prepares `module` in a fresh instrumented instance and returns the snapshot.
 pub(crate) fn prepare_snapshot(
-    runtime: &PolicyRuntime,
+    sandbox: &Sandbox,
     rego: &InstrumentedRego,
     module: RegoModule,
     data: &DataDocument,
     entrypoint: Option<String>,
-) -> Result<Vec<u8>, LoadError> {
-    let limits = runtime.limits();
-    let mut store = runtime.store(limits.prepare_deadline);
-    let instance = runtime
+) -> Result<Vec<u8>, PrepareError> {
+    let limits = sandbox.limits();
+    let mut store = sandbox.store(limits.prepare_deadline);
+    let instance = sandbox
         .linker()
         .instantiate(&mut store, &rego.component)
-        .map_err(|e| LoadError::Prepare(classify(&store, limits, e, true).to_string()))?;
-    let engine =
-        RegoEngine::new(&mut store, &instance).map_err(|e| LoadError::Runtime(format!("{e:#}")))?;
+        .map_err(|e| PrepareError::Instantiate(classify(&store, limits, e, true)))?;
+    let engine = RegoEngine::new(&mut store, &instance)
+        .map_err(|e| PrepareError::Runtime(format!("{e:#}")))?;
     let modules = [Module {
         name: module.name,
         source: module.source,
     }];
     engine
         .call_prepare(&mut store, &modules, data.text(), entrypoint.as_deref())
-        .map_err(|e| {
-            let failure = classify(&store, limits, e, false);
-            LoadError::Prepare(
-                failure
-                    .to_string()
-                    .replace("CPU deadline", "prepare deadline"),
-            )
-        })?
-        .map_err(LoadError::Rego)?;
+        .map_err(|e| PrepareError::Limit(classify(&store, limits, e, false)))?
+        .map_err(PrepareError::Rego)?;
 
     let mut state = SyncInstance {
         store: &mut store,
@@ -93,10 +104,10 @@ pub(crate) fn prepare_snapshot(
         error: None,
     };
     let snapshot = poll_ready(rego.wizer.snapshot_component(&rego.context, &mut state))
-        .ok_or_else(|| LoadError::Runtime("the snapshot did not complete synchronously".into()))?
-        .map_err(|e| LoadError::Runtime(format!("snapshotting the prepared policy: {e:#}")))?;
+        .ok_or_else(|| PrepareError::Runtime("the snapshot did not complete synchronously".into()))?
+        .map_err(|e| PrepareError::Runtime(format!("snapshotting the prepared policy: {e:#}")))?;
     match state.error {
-        Some(error) => Err(LoadError::Runtime(format!(
+        Some(error) => Err(PrepareError::Runtime(format!(
             "snapshotting the prepared policy: {error}"
         ))),
         None => Ok(snapshot),

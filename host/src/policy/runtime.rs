@@ -1,17 +1,8 @@
 //! The policy runtime: one wasmtime engine, and fresh sandboxed instances.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig, ResourceLimiter, Store, Trap,
-};
+use wasmtime::component::Component;
 
 use super::bindings::policy::verdict::policy::types as wit;
 use super::bindings::policy::{Policy as PolicyBindings, PolicyPre};
@@ -19,42 +10,12 @@ use super::builtin;
 use super::decision::{Annotation, Decision, TrustVector};
 use super::identity::{PolicyIdentity, PolicyKind};
 use super::limits::{EvalFailure, Limits};
-use super::rego::{self, InstrumentedRego, RegoModule};
+use super::rego::{self, InstrumentedRego, PrepareError, RegoModule};
+use super::sandbox::{CompileError, EvalState, RuntimeConfig, RuntimeError, Sandbox, classify};
+use super::tools::{RegoTools, ToolError};
 use crate::claims::{Claims, DataDocument};
 use crate::digest::Digest;
 use crate::timestamp::Timestamp;
-
-/// How to build a [`PolicyRuntime`].
-#[derive(Clone, Debug)]
-pub struct RuntimeConfig {
-    pub limits: Limits,
-    /// Where compiled code is cached, keyed by the component's content and the
-    /// engine's configuration; `None` compiles every time.
-    pub cache_dir: Option<PathBuf>,
-    /// How many policy instances may be live at once (pooling allocator slots).
-    pub max_instances: u32,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            cache_dir: default_cache_dir(),
-            max_instances: 128,
-        }
-    }
-}
-
-/// `$VERDICT_CACHE_DIR`, else `$XDG_CACHE_HOME/verdict`, else `~/.cache/verdict`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("VERDICT_CACHE_DIR") {
-        return Some(dir.into());
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("verdict"))
-}
 
 /// Why a policy could not be loaded. Loading never yields a policy that
 /// could allow by accident: any doubt is one of these.
@@ -79,20 +40,11 @@ pub enum LoadError {
     Runtime(String),
 }
 
-/// Why a runtime could not be created.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot create the policy runtime: {0}")]
-pub struct RuntimeError(String);
-
 /// Shared by the runtime and every policy loaded from it; the epoch ticker
 /// lives as long as any of them, so deadlines keep being enforced.
 struct Shared {
-    engine: Engine,
-    linker: Linker<EvalState>,
-    limits: Limits,
-    cache: Option<Cache>,
+    sandbox: Arc<Sandbox>,
     rego: OnceLock<Result<Arc<InstrumentedRego>, String>>,
-    _ticker: EpochTicker,
 }
 
 /// Compiles and evaluates policies. Cheap to clone; thread-safe.
@@ -104,22 +56,9 @@ pub struct PolicyRuntime {
 impl PolicyRuntime {
     /// A runtime with the given limits, pooling allocator and code cache.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let (engine_config, cache) = engine_config(&config)?;
-        let engine = Engine::new(&engine_config).map_err(|e| RuntimeError(e.to_string()))?;
-        let ticker = EpochTicker::start(engine.clone(), config.limits.tick)?;
-        let mut linker = Linker::new(&engine);
-        // The world `use`s this interface's types; a types-only instance
-        // carries no functions, hence no authority.
-        linker
-            .instance(TYPES_INTERFACE)
-            .map_err(|e| RuntimeError(e.to_string()))?;
         let shared = Shared {
-            linker,
-            engine,
-            cache,
-            limits: config.limits,
+            sandbox: Arc::new(Sandbox::new(&config)?),
             rego: OnceLock::new(),
-            _ticker: ticker,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -127,15 +66,12 @@ impl PolicyRuntime {
     }
 
     pub fn limits(&self) -> &Limits {
-        &self.shared.limits
+        self.shared.sandbox.limits()
     }
 
     /// The compile-cache statistics `(hits, misses)`, when a cache is configured.
     pub fn cache_stats(&self) -> Option<(usize, usize)> {
-        self.shared
-            .cache
-            .as_ref()
-            .map(|c| (c.cache_hits(), c.cache_misses()))
+        self.shared.sandbox.cache_stats()
     }
 
     /// Loads a `.wasm` component of the `verdict:policy` world.
@@ -156,17 +92,31 @@ impl PolicyRuntime {
         let digest = Digest::of(module.source.as_bytes());
         let name = module.name.clone();
         let instrumented = self.instrumented_rego()?;
-        let snapshot =
-            rego::prepare_snapshot(self, &instrumented, module, &data, entrypoint.clone())?;
+        let snapshot = rego::prepare_snapshot(
+            &self.shared.sandbox,
+            &instrumented,
+            module,
+            &data,
+            entrypoint.clone(),
+        )
+        .map_err(LoadError::from)?;
         let component = self.compile(&snapshot)?;
         let identity = self.identity(PolicyKind::Rego, digest, &data, entrypoint, Some(name));
         self.policy(&component, identity, data)
     }
 
+    /// The Rego engine for queries and tests (`verdict eval --query`,
+    /// `verdict test`), in this runtime's sandbox and limits.
+    pub fn rego_tools(&self) -> Result<RegoTools, ToolError> {
+        RegoTools::new(self.shared.sandbox.clone(), builtin::REGO_ENGINE)
+    }
+
     fn instrumented_rego(&self) -> Result<Arc<InstrumentedRego>, LoadError> {
         self.shared
             .rego
-            .get_or_init(|| InstrumentedRego::new(self, builtin::REGO_ENGINE).map(Arc::new))
+            .get_or_init(|| {
+                InstrumentedRego::new(&self.shared.sandbox, builtin::REGO_ENGINE).map(Arc::new)
+            })
             .clone()
             .map_err(LoadError::Runtime)
     }
@@ -190,19 +140,8 @@ impl PolicyRuntime {
         }
     }
 
-    pub(crate) fn compile(&self, wasm: &[u8]) -> Result<Component, LoadError> {
-        match wasm.get(4..8) {
-            _ if !wasm.starts_with(b"\0asm") => {
-                return Err(LoadError::NotAComponent("no \\0asm magic"));
-            }
-            Some([1, 0, 0, 0]) => {
-                return Err(LoadError::NotAComponent(
-                    "this is a core module; wrap it with wit-component (host/build.rs shows how)",
-                ));
-            }
-            _ => {}
-        }
-        Component::new(&self.shared.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
+    fn compile(&self, wasm: &[u8]) -> Result<Component, LoadError> {
+        self.shared.sandbox.compile(wasm).map_err(LoadError::from)
     }
 
     fn policy(
@@ -211,19 +150,14 @@ impl PolicyRuntime {
         identity: PolicyIdentity,
         data: DataDocument,
     ) -> Result<Policy, LoadError> {
-        let engine = &self.shared.engine;
-        let imports: Vec<String> = component
-            .component_type()
-            .imports(engine)
-            .filter(|(_, item)| !is_types_only(engine, &item.ty))
-            .map(|(name, _)| format!("`{name}`"))
-            .collect();
+        let imports = self.shared.sandbox.granting_imports(component);
         if !imports.is_empty() {
             return Err(LoadError::HasImports(imports.join(", ")));
         }
         let pre = self
             .shared
-            .linker
+            .sandbox
+            .linker()
             .instantiate_pre(component)
             .map_err(|e| LoadError::NotThePolicyWorld(format!("{e:#}")))?;
         let pre =
@@ -237,83 +171,6 @@ impl PolicyRuntime {
             }),
         })
     }
-
-    pub(crate) fn linker(&self) -> &Linker<EvalState> {
-        &self.shared.linker
-    }
-
-    /// A store bounded by the memory cap and the given deadline.
-    pub(crate) fn store(&self, deadline: Duration) -> Store<EvalState> {
-        new_store(&self.shared, deadline)
-    }
-}
-
-/// The interface whose types the policy world uses.
-const TYPES_INTERFACE: &str = "verdict:policy/types@0.1.0";
-
-/// An imported instance that only defines types grants nothing.
-fn is_types_only(engine: &Engine, item: &ComponentItem) -> bool {
-    match item {
-        ComponentItem::ComponentInstance(instance) => instance
-            .exports(engine)
-            .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_))),
-        ComponentItem::Type(_) => true,
-        _ => false,
-    }
-}
-
-fn engine_config(config: &RuntimeConfig) -> Result<(Config, Option<Cache>), RuntimeError> {
-    let mut cfg = Config::new();
-    cfg.epoch_interruption(true);
-    let mut pool = PoolingAllocationConfig::default();
-    let slots = config.max_instances.max(1);
-    pool.total_component_instances(slots)
-        .total_core_instances(slots)
-        .total_memories(slots)
-        .total_tables(slots)
-        .max_memory_size(config.limits.memory_bytes)
-        .max_component_instance_size(1 << 20)
-        .max_core_instance_size(1 << 20);
-    // Every evaluation is a fresh instance of a multi-MiB memory image; by
-    // default each slot is reset with madvise and every touched page faults
-    // again. Where the kernel can report dirty pages (Linux >= 6.7), keep slot
-    // memory resident and restore only the dirty pages: the same isolation
-    // (a reused slot is reset to the image), no faults (BENCHMARKS.md).
-    if PoolingAllocationConfig::is_pagemap_scan_available() {
-        pool.linear_memory_keep_resident(config.limits.memory_bytes)
-            .table_keep_resident(1 << 20)
-            .pagemap_scan(Enabled::Yes);
-    }
-    cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let cache = match &config.cache_dir {
-        Some(dir) => {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir.join("wasmtime"));
-            Some(
-                Cache::new(cache)
-                    .map_err(|e| RuntimeError(format!("code cache in {}: {e}", dir.display())))?,
-            )
-        }
-        None => None,
-    };
-    cfg.cache(cache.clone());
-    Ok((cfg, cache))
-}
-
-fn new_store(shared: &Shared, deadline: Duration) -> Store<EvalState> {
-    let mut store = Store::new(
-        &shared.engine,
-        EvalState {
-            limiter: MemoryLimiter {
-                max: shared.limits.memory_bytes,
-                denied: false,
-            },
-        },
-    );
-    store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(shared.limits.ticks(deadline));
-    store.epoch_deadline_trap();
-    store
 }
 
 /// A loaded policy: compiled, linked, ready to instantiate. Cheap to clone;
@@ -359,8 +216,8 @@ impl Policy {
     /// Evaluates `claims` as of `evaluated_at` in a fresh instance. Never
     /// fails: a trap, a limit or a malformed decision is a deny naming why.
     pub fn evaluate(&self, claims: &Claims, evaluated_at: Timestamp) -> Evaluation {
-        let shared = &self.inner.shared;
-        let limits = &shared.limits;
+        let sandbox = &self.inner.shared.sandbox;
+        let limits = sandbox.limits();
         let input_len = claims.canonical().len() + self.inner.data.text().len();
         if input_len > limits.max_input_bytes {
             return Evaluation::failed(EvalFailure::InputTooLarge {
@@ -376,7 +233,7 @@ impl Policy {
                 nanoseconds: evaluated_at.subsec_nanos(),
             },
         };
-        let mut store = new_store(shared, limits.cpu_deadline);
+        let mut store = sandbox.store(limits.cpu_deadline);
         let instance: Result<PolicyBindings, _> = self.inner.pre.instantiate(&mut store);
         let result = match instance {
             Ok(instance) => instance.call_evaluate(&mut store, &input),
@@ -429,89 +286,26 @@ fn decided(d: wit::Decision, max_output: usize) -> Evaluation {
     }
 }
 
-/// Names the limit an error stems from; otherwise reports the trap.
-pub(crate) fn classify(
-    store: &Store<EvalState>,
-    limits: &Limits,
-    error: wasmtime::Error,
-    instantiating: bool,
-) -> EvalFailure {
-    if store.data().limiter.denied {
-        return EvalFailure::Memory(limits.memory_bytes);
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => EvalFailure::CpuDeadline(limits.cpu_deadline),
-        Some(trap) => EvalFailure::Trap(trap.to_string()),
-        None if instantiating => EvalFailure::Instantiate(format!("{error:#}")),
-        None => EvalFailure::Trap(format!("{error:#}")),
+impl From<CompileError> for LoadError {
+    fn from(error: CompileError) -> Self {
+        match error {
+            CompileError::NotAComponent(why) => Self::NotAComponent(why),
+            CompileError::Invalid(e) => Self::Compile(format!("{e:#}")),
+        }
     }
 }
 
-/// Per-store state: only the memory limiter. Policies get no host state.
-pub(crate) struct EvalState {
-    limiter: MemoryLimiter,
-}
-
-/// Caps linear memory and remembers whether it refused to grow, so an abort
-/// that follows is reported as the memory limit rather than a bare trap.
-struct MemoryLimiter {
-    max: usize,
-    denied: bool,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.max;
-        self.denied |= !allowed;
-        Ok(allowed)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
-    }
-}
-
-/// Advances the engine's epoch every tick, for deadlines. Stops when dropped.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine, tick: Duration) -> Result<Self, RuntimeError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = thread::Builder::new()
-            .name("verdict-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    thread::sleep(tick);
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|e| RuntimeError(format!("starting the epoch ticker: {e}")))?;
-        Ok(Self {
-            stop,
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+impl From<PrepareError> for LoadError {
+    fn from(error: PrepareError) -> Self {
+        match error {
+            PrepareError::Rego(message) => Self::Rego(message),
+            PrepareError::Instantiate(failure) => Self::Prepare(failure.to_string()),
+            PrepareError::Limit(failure) => Self::Prepare(
+                failure
+                    .to_string()
+                    .replace("CPU deadline", "prepare deadline"),
+            ),
+            PrepareError::Runtime(message) => Self::Runtime(message),
         }
     }
 }
