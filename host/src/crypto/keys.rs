@@ -311,28 +311,11 @@ impl VerifyingKey {
         signature: &[u8],
     ) -> Result<(), SignatureError> {
         check_context(context)?;
-        let valid = match &self.inner {
-            PublicKey::Ed25519(key) => {
-                let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
-                    self.wrong_length(ed25519_dalek::SIGNATURE_LENGTH, signature.len())
-                })?;
-                key.verify_strict(&ed25519_framed(context, message), &signature)
-                    .is_ok()
-            }
-            PublicKey::MlDsa65(key) => {
-                let signature = ml_dsa::Signature::<MlDsa65>::try_from(signature)
-                    .map_err(|_| self.wrong_length(ML_DSA_65_SIGNATURE_LEN, signature.len()))?;
-                key.verify_with_context(message, context.as_bytes(), &signature)
-            }
+        let ed25519_input = match self.inner {
+            PublicKey::Ed25519(_) => ed25519_framed(context, message),
+            PublicKey::MlDsa65(_) => Vec::new(),
         };
-        if valid {
-            Ok(())
-        } else {
-            Err(SignatureError::Invalid {
-                algorithm: self.algorithm(),
-                key_id: self.key_id.clone(),
-            })
-        }
+        self.verify_signature(&ed25519_input, message, context.as_bytes(), signature)
     }
 
     /// Succeeds only if `signature` is this key's C2SP signed-note signature
@@ -340,17 +323,30 @@ impl VerifyingKey {
     /// verified strictly).
     pub fn verify_note(&self, text: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
         check_note_text(text)?;
+        self.verify_signature(text, text, b"", signature)
+    }
+
+    /// Verifies `signature` over `ed25519_input` (strictly) for an Ed25519
+    /// key, or over `message` with FIPS 204 context `ml_dsa_context` for an
+    /// ML-DSA-65 key.
+    fn verify_signature(
+        &self,
+        ed25519_input: &[u8],
+        message: &[u8],
+        ml_dsa_context: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
         let valid = match &self.inner {
             PublicKey::Ed25519(key) => {
                 let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
                     self.wrong_length(ed25519_dalek::SIGNATURE_LENGTH, signature.len())
                 })?;
-                key.verify_strict(text, &signature).is_ok()
+                key.verify_strict(ed25519_input, &signature).is_ok()
             }
             PublicKey::MlDsa65(key) => {
                 let signature = ml_dsa::Signature::<MlDsa65>::try_from(signature)
                     .map_err(|_| self.wrong_length(ML_DSA_65_SIGNATURE_LEN, signature.len()))?;
-                key.verify_with_context(text, b"", &signature)
+                key.verify_with_context(message, ml_dsa_context, &signature)
             }
         };
         if valid {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::tests::{copy, lines, write_lines};
 use super::*;
 use crate::crypto::{SignatureAlgorithm, SigningKey};
 use crate::digest::Digest;
@@ -36,10 +37,6 @@ fn entry(i: u64) -> NewRecord {
     }
 }
 
-fn copy(key: &SigningKey) -> SigningKey {
-    SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem()).unwrap()
-}
-
 /// A log written in `batches` (sizes), in a new tempdir.
 fn log_of(batches: &[u64], alg: SignatureAlgorithm) -> (tempfile::TempDir, PathBuf, SigningKey) {
     let dir = tempfile::tempdir().unwrap();
@@ -53,19 +50,6 @@ fn log_of(batches: &[u64], alg: SignatureAlgorithm) -> (tempfile::TempDir, PathB
         next += size;
     }
     (dir, path, key)
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn write_lines(path: &Path, lines: &[String]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    fs::write(path, text).unwrap();
 }
 
 fn reopen(path: &Path, key: &SigningKey) -> Result<DecisionLog, LogError> {
