@@ -34,6 +34,9 @@ enum Command {
     Test(cmd::test::Args),
     /// Verify a decision log and re-run every decision (exit 0 only if all match).
     Replay(cmd::replay::Args),
+    /// A decision log's checkpoints, inclusion and consistency proofs.
+    #[command(subcommand)]
+    Log(cmd::log::Command),
     /// Run the built-in policies on the bundled examples, log and replay them.
     Demo(cmd::demo::Args),
     /// Run the federation gateway (mTLS, signed messages, policies over HTTP).
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::New(command) => cmd::new::run(command),
         Command::Test(args) => cmd::test::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Log(command) => cmd::log::run(command),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::SignTelemetry(args) => cmd::sign::telemetry(args),

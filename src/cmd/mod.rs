@@ -4,6 +4,7 @@ pub mod attest;
 pub mod demo;
 pub mod eval;
 pub mod keygen;
+pub mod log;
 pub mod new;
 pub mod replay;
 pub mod serve;

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod evidence;
 mod gateway;
+mod log;
 mod rego;
 mod rego_cli;
 mod rego_tools;

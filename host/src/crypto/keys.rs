@@ -11,7 +11,8 @@ use rand_core::{OsRng, RngCore as _};
 
 use super::der::{self, PRIVATE_KEY_LABEL, PUBLIC_KEY_LABEL};
 use super::{
-    KeyError, KeyId, SignError, SignatureAlgorithm, SignatureError, Zeroizing, check_context,
+    ContextError, KeyError, KeyId, SignError, SignatureAlgorithm, SignatureError, Zeroizing,
+    check_context,
 };
 
 /// A private key that signs. Holds its public half and key id, so asking for
@@ -154,6 +155,41 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// Signs the text of a C2SP signed note (<https://c2sp.org/signed-note>),
+    /// which defines its own signing input: plain RFC 8032 Ed25519 over
+    /// `text`, or pure ML-DSA-65 (deterministic) over `text` with an empty
+    /// FIPS 204 context. This cannot collide with a context-bound signature:
+    /// a note text holds no NUL byte (refused here), while every
+    /// context-bound Ed25519 input has one after its context, and ML-DSA's
+    /// contexts differ.
+    pub fn sign_note(&self, text: &[u8]) -> Result<Vec<u8>, SignError> {
+        check_note_text(text)?;
+        match &self.inner {
+            SecretKey::Ed25519(key) => Ok(ed25519_dalek::Signer::sign(key.as_ref(), text)
+                .to_bytes()
+                .to_vec()),
+            SecretKey::MlDsa65(key) => key
+                .expanded_key()
+                .sign_deterministic(text, b"")
+                .map(|signature| signature.encode().to_vec())
+                .map_err(|_| SignError::Failed {
+                    algorithm: SignatureAlgorithm::MlDsa65,
+                }),
+        }
+    }
+}
+
+/// A signed note's text holds no NUL byte (C2SP forbids every control
+/// character but newline); that is what keeps [`SigningKey::sign_note`]
+/// apart from context-bound signatures.
+fn check_note_text(text: &[u8]) -> Result<(), ContextError> {
+    match text.iter().position(|&b| b == 0) {
+        Some(offset) => Err(ContextError::ContainsNul { offset }),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
@@ -275,18 +311,42 @@ impl VerifyingKey {
         signature: &[u8],
     ) -> Result<(), SignatureError> {
         check_context(context)?;
+        let ed25519_input = match self.inner {
+            PublicKey::Ed25519(_) => ed25519_framed(context, message),
+            PublicKey::MlDsa65(_) => Vec::new(),
+        };
+        self.verify_signature(&ed25519_input, message, context.as_bytes(), signature)
+    }
+
+    /// Succeeds only if `signature` is this key's C2SP signed-note signature
+    /// on `text`, made as [`SigningKey::sign_note`] describes (Ed25519 is
+    /// verified strictly).
+    pub fn verify_note(&self, text: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        check_note_text(text)?;
+        self.verify_signature(text, text, b"", signature)
+    }
+
+    /// Verifies `signature` over `ed25519_input` (strictly) for an Ed25519
+    /// key, or over `message` with FIPS 204 context `ml_dsa_context` for an
+    /// ML-DSA-65 key.
+    fn verify_signature(
+        &self,
+        ed25519_input: &[u8],
+        message: &[u8],
+        ml_dsa_context: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
         let valid = match &self.inner {
             PublicKey::Ed25519(key) => {
                 let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
                     self.wrong_length(ed25519_dalek::SIGNATURE_LENGTH, signature.len())
                 })?;
-                key.verify_strict(&ed25519_framed(context, message), &signature)
-                    .is_ok()
+                key.verify_strict(ed25519_input, &signature).is_ok()
             }
             PublicKey::MlDsa65(key) => {
                 let signature = ml_dsa::Signature::<MlDsa65>::try_from(signature)
                     .map_err(|_| self.wrong_length(ML_DSA_65_SIGNATURE_LEN, signature.len()))?;
-                key.verify_with_context(message, context.as_bytes(), &signature)
+                key.verify_with_context(message, ml_dsa_context, &signature)
             }
         };
         if valid {

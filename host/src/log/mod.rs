@@ -15,12 +15,26 @@
 //!   editing any record breaks the signature of the next signed one. The
 //!   last record of a log is always signed.
 //!
-//! [`DecisionLog`] writes the log, [`read_log`] parses it and
-//! [`verify_log`] checks the chain and signatures. `docs/decision-log.md`
-//! specifies the format byte for byte.
+//! Every line is also a leaf of the log's RFC 6962 Merkle tree
+//! ([`MerkleTree`]); after every write the writer signs a checkpoint of the
+//! tree ([`SignedCheckpoint`]: a C2SP tlog-checkpoint in a C2SP signed note)
+//! into the checkpoints file next to the log, so that an auditor holding
+//! any earlier checkpoint detects truncation, rewrites and forks, and one
+//! record proves itself with an [`InclusionBundle`].
+//!
+//! [`DecisionLog`] writes the log, [`read_log`] parses it,
+//! [`verify_log`] checks the chain and signatures, and [`PublishedLog`]
+//! serves checkpoints and proofs. `docs/decision-log.md` specifies the
+//! formats byte for byte.
 
+mod checkpoint;
+mod checkpoints;
+mod merkle;
+mod proof;
+mod published;
 mod reader;
 mod record;
+mod tail;
 mod verify;
 mod writer;
 
@@ -29,6 +43,19 @@ use std::path::PathBuf;
 
 use crate::crypto::{KeyId, SignError};
 
+pub use checkpoint::{
+    Checkpoint, CheckpointError, ML_DSA_65_NOTE_TYPE, Origin, OriginParseError, SignedCheckpoint,
+    note_key_id,
+};
+pub use checkpoints::{StoredNote, checkpoints_path, latest_checkpoint, read_notes};
+pub use merkle::{
+    MerkleTree, ProofError, TreeHash, TreeHashParseError, verify_consistency, verify_inclusion,
+};
+pub use proof::{
+    BundleError, CONSISTENCY_FORMAT, ConsistencyBundle, INCLUSION_FORMAT, InclusionBundle,
+    VerifiedConsistency, VerifiedInclusion, tree_of,
+};
+pub use published::{ProveError, PublishedLog};
 pub use reader::{LogEntry, read_log};
 pub use record::{
     DecisionId, DecisionIdParseError, DecisionRecord, NewRecord, RECORD_VERSION, RecordInput,
@@ -92,6 +119,76 @@ pub enum LogError {
         line: usize,
         offset: u64,
     },
+    /// The checkpoints file ends inside a note, typically because the
+    /// machine stopped while it was written. Checkpoints are derived from
+    /// the signed records, so truncating the file to `offset` bytes loses
+    /// nothing: the writer signs a new one for the records it covered.
+    #[error(
+        "checkpoints file {}: the last checkpoint is incomplete; it starts at byte {offset}, truncate the file to {offset} bytes to drop it",
+        path.display()
+    )]
+    TornCheckpoints { path: PathBuf, offset: u64 },
+    /// A checkpoint in the checkpoints file is not one this log's key
+    /// signed (or the file is not UTF-8).
+    #[error("checkpoints file {}: the checkpoint at byte {offset} is refused: {source}", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        offset: u64,
+        source: CheckpointError,
+    },
+    /// The log's checkpoints name another origin than this writer's.
+    #[error("decision log {}: its checkpoints are for origin {found}, this writer's origin is {expected}", path.display())]
+    OriginMismatch {
+        path: PathBuf,
+        expected: Origin,
+        found: Origin,
+    },
+    /// The log holds fewer records than its last checkpoint commits to:
+    /// records it once held were cut off. Nothing in the file can repair
+    /// that; restore the records from a copy.
+    #[error(
+        "decision log {}: holds {records} records, but its last checkpoint ({checkpoint}) commits to {}: records were cut off",
+        path.display(), checkpoint.size
+    )]
+    Truncated {
+        path: PathBuf,
+        records: u64,
+        checkpoint: Checkpoint,
+    },
+    /// The log's first records no longer hash to the root of its last
+    /// checkpoint: a record it covers was changed. The records before
+    /// `line`, which end at byte `offset`, still match an earlier
+    /// checkpoint (or none do, and `offset` is 0).
+    #[error(
+        "decision log {}: the first {} records do not hash to the root of its last checkpoint ({checkpoint}): a checkpointed record was changed; \
+         the records before line {line} match an earlier checkpoint, truncate the file to {offset} bytes to keep only them",
+        path.display(), checkpoint.size
+    )]
+    Rewritten {
+        path: PathBuf,
+        checkpoint: Checkpoint,
+        line: usize,
+        offset: u64,
+    },
+    /// A record after the last checkpoint fails verification (its chain
+    /// link, canonical form or signature), so the tail cannot be
+    /// checkpointed. The records a checkpoint or a verified signature
+    /// covers end at byte `offset`.
+    #[error(
+        "decision log {}: the records after the last checkpoint do not verify ({source}); \
+         the verified records end at byte {offset}, truncate the file to {offset} bytes to drop the rest",
+        path.display()
+    )]
+    TamperedTail {
+        path: PathBuf,
+        offset: u64,
+        source: ChainError,
+    },
+    /// Signing a checkpoint failed after the records were written and
+    /// synced: they are durable, but the log is unusable until reopened,
+    /// which checkpoints them.
+    #[error("cannot sign the checkpoint for {size} records: {source}")]
+    SignCheckpoint { size: u64, source: CheckpointError },
     /// A line is not valid UTF-8.
     #[error("decision log {}: line {line}, column {column}: invalid UTF-8", path.display())]
     NotUtf8 {
@@ -160,7 +257,9 @@ impl LogError {
             | LogError::InvalidJson { line, .. }
             | LogError::InvalidRecord { line, .. }
             | LogError::OutOfSequence { line, .. }
-            | LogError::ForeignKey { line, .. } => Some(*line),
+            | LogError::ForeignKey { line, .. }
+            | LogError::Rewritten { line, .. } => Some(*line),
+            LogError::TamperedTail { source, .. } => Some(source.line()),
             _ => None,
         }
     }
@@ -168,3 +267,5 @@ impl LogError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transparency_tests;

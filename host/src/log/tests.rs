@@ -49,7 +49,7 @@ fn key_pair(alg: SignatureAlgorithm) -> (SigningKey, VerifyingKey) {
     (key, verifying)
 }
 
-fn copy(key: &SigningKey) -> SigningKey {
+pub(super) fn copy(key: &SigningKey) -> SigningKey {
     SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem()).unwrap()
 }
 
@@ -65,7 +65,7 @@ fn sample_log(n: u64) -> (tempfile::TempDir, PathBuf, SigningKey) {
     (dir, path, key)
 }
 
-fn lines(path: &Path) -> Vec<String> {
+pub(super) fn lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -73,7 +73,7 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn write_lines(path: &Path, lines: &[String]) {
+pub(super) fn write_lines(path: &Path, lines: &[String]) {
     fs::write(
         path,
         lines.iter().map(|l| format!("{l}\n")).collect::<String>(),

@@ -150,8 +150,9 @@ pub fn verify_log(entries: &[LogEntry], key: &VerifyingKey) -> Result<VerifiedCh
     })
 }
 
-/// Checks one record; `true` if it is signed (and the signature verified).
-fn verify_entry(
+/// Checks one record at 0-based `position` whose predecessor's line has
+/// digest `prev`; `true` if it is signed (and the signature verified).
+pub(super) fn verify_entry(
     entry: &LogEntry,
     position: u64,
     prev: Digest,

@@ -1,10 +1,15 @@
 //! Appending to a decision log.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::reader::{check_regular_file, parse_line};
+use super::checkpoint::{Checkpoint, Origin, SignedCheckpoint};
+use super::checkpoints::checkpoints_path;
+use super::merkle::TreeHash;
+use super::published::PublishedLog;
+use super::reader::check_regular_file;
+use super::tail::check_tail;
 use super::{
     DecisionId, DecisionRecord, LogError, NewRecord, RECORD_VERSION, RecordInput, RecordSignature,
     SIGNING_CONTEXT, SignatureBytes,
@@ -29,8 +34,19 @@ pub const MAX_SEQ: u64 = 1 << 53;
 /// during the call any prefix of the batch, possibly ending in a torn line,
 /// may be on disk. A proper prefix lacks the batch's one signature, so
 /// [`open`](Self::open) then reports [`LogError::TornTail`] or
-/// [`LogError::UnsignedTail`] with the offset to truncate to. Creating the log also syncs its directory, so the file
-/// itself survives a crash.
+/// [`LogError::UnsignedTail`] with the offset to truncate to. Creating the
+/// log also syncs its directory, so the file itself survives a crash.
+///
+/// # Checkpoints
+///
+/// Every record is a leaf of the log's RFC 6962 Merkle tree. After each
+/// write is synced, the writer signs a checkpoint (a C2SP signed note
+/// committing to the tree's size and root) and appends it to the
+/// checkpoints file next to the log ([`checkpoints_path`]); the latest one
+/// is published through [`published`](Self::published). The checkpoints
+/// file is not synced: every checkpoint can be derived again from the
+/// synced, signed records, and [`open`](Self::open) does so for records a
+/// crash left without one.
 ///
 /// # Integrity
 ///
@@ -43,9 +59,11 @@ pub const MAX_SEQ: u64 = 1 << 53;
 pub struct DecisionLog {
     path: PathBuf,
     file: File,
+    checkpoints: File,
     signer: SigningKey,
     next_seq: u64,
     prev: Digest,
+    published: PublishedLog,
     poisoned: bool,
 }
 
@@ -64,46 +82,77 @@ struct Encoded {
     id: DecisionId,
 }
 
-/// Where an existing log's chain ends.
-struct Tail {
-    next_seq: u64,
-    prev: Digest,
-}
-
 impl DecisionLog {
     /// Opens the log at `path` for appending records signed by `signer`,
-    /// creating it (and syncing its directory) if it does not exist.
-    ///
-    /// For an existing file, reads it to find where the chain ends: the new
-    /// records continue from the last line's `seq` and digest. Fails, and
-    /// changes nothing, if the last line is torn ([`LogError::TornTail`]),
-    /// does not parse, has a `seq` other than its position
-    /// ([`LogError::OutOfSequence`]) or was signed by another key
-    /// ([`LogError::ForeignKey`]). Only the last line is parsed: use
-    /// [`verify_log`](super::verify_log) to check the whole file.
+    /// under the origin [`Origin::for_key`]; see
+    /// [`open_with_origin`](Self::open_with_origin).
     pub fn open(path: impl AsRef<Path>, signer: SigningKey) -> Result<Self, LogError> {
+        let origin = Origin::for_key(signer.verifying_key());
+        Self::open_with_origin(path, signer, origin)
+    }
+
+    /// Opens the log at `path` for appending records signed by `signer`,
+    /// with checkpoints for `origin`, creating it (and syncing its
+    /// directory) if it does not exist.
+    ///
+    /// For an existing file, reads it to find where the chain ends and to
+    /// rebuild its tree. Fails, and changes nothing, if the last line is
+    /// torn ([`LogError::TornTail`]), does not parse, is unsigned
+    /// ([`LogError::UnsignedTail`]), has a `seq` other than its position
+    /// ([`LogError::OutOfSequence`]) or was signed by another key
+    /// ([`LogError::ForeignKey`]); if its last checkpoint is not signed by
+    /// `signer` for `origin`, commits to more records than the file holds
+    /// ([`LogError::Truncated`]) or to other ones ([`LogError::Rewritten`]);
+    /// or if a record after that checkpoint fails verification
+    /// ([`LogError::TamperedTail`]: this catches an edited last line with a
+    /// stale signature). Records the last checkpoint does not cover are
+    /// checkpointed before `open` returns.
+    pub fn open_with_origin(
+        path: impl AsRef<Path>,
+        signer: SigningKey,
+        origin: Origin,
+    ) -> Result<Self, LogError> {
         let path = path.as_ref().to_owned();
         let (file, created) = open_or_create(&path)?;
         lock(&file, &path)?;
         check_regular_file(&file, &path)?;
-        let tail = if created {
+        if created {
             sync_parent(&path)?;
-            tracing::info!(path = %path.display(), key = %signer.key_id(), "created decision log");
-            Tail {
-                next_seq: 0,
-                prev: Digest::ZERO,
+            tracing::info!(path = %path.display(), key = %signer.key_id(), %origin, "created decision log");
+        }
+        // Even a new file is checked: checkpoints left from a deleted log
+        // mean records were cut off.
+        let tail = check_tail(&file, &path, &signer, &origin)?;
+        let (checkpoints, _) = open_or_create(&checkpoints_path(&path))?;
+        let size = tail.tree.size();
+        let root = tail.tree.root();
+        let (checkpoint, fresh) = match tail.checkpoint {
+            Some(checkpoint) => (checkpoint, false),
+            None => {
+                let checkpoint = Checkpoint { origin, size, root };
+                (sign_checkpoint(checkpoint, &signer)?, true)
             }
-        } else {
-            find_tail(&file, &path, &signer)?
         };
-        Ok(Self {
+        let published = PublishedLog::new(
+            path.clone(),
+            tail.tree,
+            tail.line_starts,
+            checkpoint.clone(),
+        );
+        let mut log = Self {
             path,
             file,
+            checkpoints,
             signer,
             next_seq: tail.next_seq,
             prev: tail.prev,
+            published,
             poisoned: false,
-        })
+        };
+        if fresh {
+            log.write_checkpoint(&checkpoint)?;
+        }
+        Ok(log)
     }
 
     /// Signs `entry` as the next record, appends it and syncs it to disk.
@@ -114,9 +163,10 @@ impl DecisionLog {
         let seq = self.next_seq;
         let line = self.encode(seq, self.prev, entry, true)?.line;
         let head = Digest::of(line.as_bytes());
+        let leaf = TreeHash::leaf(line.as_bytes());
         let mut buffer = line.into_bytes();
         buffer.push(b'\n');
-        self.commit(&buffer, seq + 1, head)?;
+        self.commit(&buffer, seq + 1, head, &[leaf])?;
         // Parsing the line back gives the caller the record as a reader will
         // see it: JCS turns every number into a double, so a claim such as
         // 2^64 - 1 comes back as 18446744073709552000.
@@ -134,9 +184,11 @@ impl DecisionLog {
         let last = entries.len().checked_sub(1);
         let mut buffer = Vec::new();
         let mut appended = Vec::with_capacity(entries.len());
+        let mut leaves = Vec::with_capacity(entries.len());
         for (index, entry) in entries.into_iter().enumerate() {
             let encoded = self.encode(seq, head, entry, Some(index) == last)?;
             head = Digest::of(encoded.line.as_bytes());
+            leaves.push(TreeHash::leaf(encoded.line.as_bytes()));
             buffer.extend_from_slice(encoded.line.as_bytes());
             buffer.push(b'\n');
             appended.push(Appended {
@@ -146,7 +198,7 @@ impl DecisionLog {
             seq += 1;
         }
         if !appended.is_empty() {
-            self.commit(&buffer, seq, head)?;
+            self.commit(&buffer, seq, head, &leaves)?;
         }
         Ok(appended)
     }
@@ -167,9 +219,20 @@ impl DecisionLog {
         self.prev
     }
 
-    /// The key that verifies this log's records.
+    /// The key that verifies this log's records and checkpoints.
     pub fn verifying_key(&self) -> &VerifyingKey {
         self.signer.verifying_key()
+    }
+
+    /// The latest signed checkpoint: it covers every record appended so far.
+    pub fn checkpoint(&self) -> SignedCheckpoint {
+        self.published.checkpoint()
+    }
+
+    /// A handle on the log's published tree, for serving checkpoints and
+    /// proofs while this writer appends (it stays current).
+    pub fn published(&self) -> PublishedLog {
+        self.published.clone()
     }
 
     /// Builds record `seq` and its line (without `\n`), signed if `sign`.
@@ -219,8 +282,16 @@ impl DecisionLog {
         }
     }
 
-    /// Writes and syncs `buffer`, whose last line becomes the chain's head.
-    fn commit(&mut self, buffer: &[u8], next_seq: u64, head: Digest) -> Result<(), LogError> {
+    /// Writes and syncs `buffer`, whose last line becomes the chain's head
+    /// and whose lines have the leaf hashes `leaves`, then signs and
+    /// publishes the checkpoint of the grown tree.
+    fn commit(
+        &mut self,
+        buffer: &[u8],
+        next_seq: u64,
+        head: Digest,
+        leaves: &[TreeHash],
+    ) -> Result<(), LogError> {
         // Until the sync succeeds, what is on disk is unknown.
         self.poisoned = true;
         let path = || self.path.clone();
@@ -234,12 +305,49 @@ impl DecisionLog {
             path: path(),
             source,
         })?;
-        self.poisoned = false;
         let count = next_seq - self.next_seq;
         tracing::debug!(path = %self.path.display(), first = self.next_seq, count, "appended decision records");
         (self.next_seq, self.prev) = (next_seq, head);
+        let line_ends = line_ends(self.published.end(), buffer);
+        let checkpoint = self.published.append(leaves, &line_ends);
+        let signed = sign_checkpoint(checkpoint, &self.signer)?;
+        self.write_checkpoint(&signed)?;
+        self.poisoned = false;
         Ok(())
     }
+
+    /// Appends `checkpoint` to the checkpoints file (unsynced: it can be
+    /// derived again from the records) and publishes it.
+    fn write_checkpoint(&mut self, checkpoint: &SignedCheckpoint) -> Result<(), LogError> {
+        self.checkpoints
+            .write_all(checkpoint.note().as_bytes())
+            .map_err(|source| LogError::Write {
+                path: checkpoints_path(&self.path),
+                source,
+            })?;
+        self.published.set_checkpoint(checkpoint.clone());
+        Ok(())
+    }
+}
+
+fn sign_checkpoint(
+    checkpoint: Checkpoint,
+    signer: &SigningKey,
+) -> Result<SignedCheckpoint, LogError> {
+    let size = checkpoint.size;
+    SignedCheckpoint::sign(checkpoint, signer)
+        .map_err(|source| LogError::SignCheckpoint { size, source })
+}
+
+/// The file offsets at which the lines of `buffer`, written at `start`, end
+/// (just past each `\n`).
+fn line_ends(start: u64, buffer: &[u8]) -> Vec<u64> {
+    buffer
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| start + i as u64 + 1)
+        .collect()
 }
 
 /// Record `seq`, without a signature.
@@ -316,112 +424,4 @@ fn sync_parent(path: &Path) -> Result<(), LogError> {
         let _ = path;
         Ok(())
     }
-}
-
-/// Scans the whole file for its last line, checking that the file ends in
-/// `\n`, and returns where the chain continues.
-fn find_tail(file: &File, path: &Path, signer: &SigningKey) -> Result<Tail, LogError> {
-    let mut reader = BufReader::new(file);
-    let (mut line, mut last) = (Vec::new(), Vec::new());
-    let (mut count, mut offset) = (0usize, 0u64);
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| LogError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-        if read == 0 {
-            break;
-        }
-        if line.last() != Some(&b'\n') {
-            return Err(LogError::TornTail {
-                path: path.to_owned(),
-                line: count + 1,
-                offset,
-            });
-        }
-        count += 1;
-        offset += read as u64;
-        std::mem::swap(&mut line, &mut last);
-    }
-    let Some(content) = last.strip_suffix(b"\n") else {
-        return Ok(Tail {
-            next_seq: 0,
-            prev: Digest::ZERO,
-        });
-    };
-    let (raw, record) = parse_line(path, count, content)?;
-    let Some(signature) = &record.signature else {
-        return Err(unsigned_tail(file, path)?);
-    };
-    check_tail(path, count, &record, signature, signer)?;
-    Ok(Tail {
-        next_seq: record.seq + 1,
-        prev: Digest::of(raw.as_bytes()),
-    })
-}
-
-/// For a log whose last record is unsigned: the [`LogError::UnsignedTail`]
-/// naming where the unsigned records start.
-fn unsigned_tail(file: &File, path: &Path) -> Result<LogError, LogError> {
-    let read_error = |source| LogError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    (&*file).seek(SeekFrom::Start(0)).map_err(read_error)?;
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let (mut count, mut offset) = (0usize, 0u64);
-    let (mut first_unsigned_line, mut first_unsigned_offset) = (1, 0);
-    loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(read_error)?;
-        if read == 0 {
-            break;
-        }
-        count += 1;
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        let (_, record) = parse_line(path, count, content)?;
-        offset += read as u64;
-        if record.signature.is_some() {
-            (first_unsigned_line, first_unsigned_offset) = (count + 1, offset);
-        }
-    }
-    Ok(LogError::UnsignedTail {
-        path: path.to_owned(),
-        line: first_unsigned_line,
-        offset: first_unsigned_offset,
-    })
-}
-
-/// Checks that the chain can be continued after `record`, on line `line`,
-/// signed with `signature`.
-fn check_tail(
-    path: &Path,
-    line: usize,
-    record: &DecisionRecord,
-    signature: &RecordSignature,
-    signer: &SigningKey,
-) -> Result<(), LogError> {
-    let expected = line as u64 - 1;
-    if record.seq != expected {
-        return Err(LogError::OutOfSequence {
-            path: path.to_owned(),
-            line,
-            expected,
-            found: record.seq,
-        });
-    }
-    if &signature.kid != signer.key_id() {
-        let (expected, found) = (signer.key_id().clone(), signature.kid.clone());
-        return Err(LogError::ForeignKey {
-            path: path.to_owned(),
-            line,
-            expected,
-            found,
-        });
-    }
-    Ok(())
 }
