@@ -97,7 +97,7 @@ pub enum StartError {
     Store(#[source] StoreError),
     /// The decision log could not be opened.
     #[error("decision log")]
-    Log(#[source] LogError),
+    Log(#[source] Box<LogError>),
     /// The decision log's writer thread could not be started.
     #[error("decision log")]
     LogWriter(#[source] LogUnavailable),

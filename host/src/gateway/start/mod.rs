@@ -49,7 +49,8 @@ pub(crate) async fn build(
         })?;
     let log_key_path = config.decision_log().key();
     let log_key = load_signing_key(log_key_path).map_err(key_error(log_key_path))?;
-    let log = DecisionLog::open(config.decision_log().path(), log_key).map_err(StartError::Log)?;
+    let log = DecisionLog::open(config.decision_log().path(), log_key)
+        .map_err(|e| StartError::Log(Box::new(e)))?;
     let (sink, writer) = decisions::start(log).map_err(StartError::LogWriter)?;
     let limits = config.limits();
     let (guards, ledger) = stores::guards(config).await?;
