@@ -1116,3 +1116,70 @@ async fn a_corrupt_ledger_record_fails_closed() {
         .collect();
     assert_eq!(refusals.len(), 2, "both refusals are logged");
 }
+
+// ---------------------------------------------------------------- the log
+
+/// An auditor fetches the signed checkpoint, proves an acknowledged
+/// decision into it, and proves the next checkpoint extends it, all over
+/// the gateway's routes and checked offline with the log's public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_routes_serve_checkpoints_and_proofs_that_verify() {
+    use verdict_host::log::{ConsistencyBundle, InclusionBundle, SignedCheckpoint};
+
+    let gw = Setup::new().start().await;
+    let log_key = load_verifying_key(&gw.layout().decision_log_pub()).unwrap();
+    let alpha = signing_key(gw.layout(), "alpha");
+    let mut client = gw.client("alpha").await;
+    let t = Telemetry::new("tenant-a", "op-a1", &fresh_hash("log-1"), MEASUREMENT);
+    let accepted = client.send(&t.signed(&alpha)).await.expect(202);
+
+    let reply = client.send(&Req::get("/v1/log/checkpoint")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let first = SignedCheckpoint::verify(&reply.text(), &log_key).expect("a signed checkpoint");
+    let first_size = first.checkpoint().size;
+    assert!(first_size >= 1);
+
+    // The acknowledged decision proves itself into that checkpoint.
+    let seq = first_size - 1;
+    let reply = client
+        .send(&Req::get(&format!("/v1/log/proof?seq={seq}")))
+        .await;
+    let bundle: InclusionBundle = serde_json::from_slice(&reply.body).expect("a proof bundle");
+    let verified = bundle.verify(&log_key).expect("the proof verifies");
+    assert_eq!(
+        verified.record.id.to_string(),
+        accepted["decision_id"].as_str().unwrap()
+    );
+    let mut tampered = bundle.clone();
+    tampered.record = tampered.record.replace("tenant-a", "tenant-b");
+    assert!(tampered.verify(&log_key).is_err(), "an edited record fails");
+
+    // A later checkpoint extends the first.
+    let t = Telemetry::new("tenant-a", "op-a1", &fresh_hash("log-2"), MEASUREMENT);
+    client.send(&t.signed(&alpha)).await.expect(202);
+    let reply = client
+        .send(&Req::get(&format!("/v1/log/consistency?from={first_size}")))
+        .await;
+    let body = reply.expect(200);
+    let latest = SignedCheckpoint::verify(body["checkpoint"].as_str().unwrap(), &log_key).unwrap();
+    assert!(latest.checkpoint().size > first_size);
+    let proof = serde_json::from_value(body["proof"].clone()).unwrap();
+    let bundle = ConsistencyBundle::new(&first, &latest, proof);
+    bundle
+        .verify(&log_key)
+        .expect("the later tree extends the earlier");
+
+    // Bad requests name their fault; sizes beyond the checkpoint are 404.
+    for (path, status, code) in [
+        ("/v1/log/proof", 400, "malformed"),
+        ("/v1/log/proof?seq=x", 400, "malformed"),
+        ("/v1/log/proof?seq=99999", 404, "not_found"),
+        ("/v1/log/consistency?to=1", 400, "malformed"),
+        ("/v1/log/consistency?from=1&to=99999", 404, "not_found"),
+    ] {
+        client
+            .send(&Req::get(path))
+            .await
+            .expect_error(status, code);
+    }
+}

@@ -14,6 +14,7 @@ use crate::gateway::decisions::DecisionSink;
 use crate::gateway::metrics::Metrics;
 use crate::gateway::ratelimit::RateLimiter;
 use crate::ids::{Kid, OperatorId, ServiceIdentity, TenantId};
+use crate::log::PublishedLog;
 use crate::messages::Keyring;
 use crate::policy::Policy;
 
@@ -52,6 +53,8 @@ pub(crate) struct AppState {
     /// `/v1/challenge` and `/v1/attest`, when `[attestation]` is configured.
     pub(crate) attestation: Option<Attestation>,
     pub(crate) log: DecisionSink,
+    /// The log's published tree and latest checkpoint, for the proof routes.
+    pub(crate) published: PublishedLog,
     pub(crate) metrics: Metrics,
     pub(crate) rate: RateLimiter,
     pub(crate) max_body_bytes: usize,

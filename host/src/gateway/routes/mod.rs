@@ -6,6 +6,7 @@
 
 pub mod attest;
 mod feedback;
+mod log;
 mod manifest;
 mod telemetry;
 
@@ -31,6 +32,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/challenge", post(challenge))
         .route("/v1/attest", post(attest))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/log/checkpoint", get(log::checkpoint))
+        .route("/v1/log/proof", get(log::proof))
+        .route("/v1/log/consistency", get(log::consistency))
         .merge(operations())
         .fallback(|| async { not_found("no such route") })
         .method_not_allowed_fallback(method_not_allowed)

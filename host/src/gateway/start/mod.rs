@@ -51,6 +51,7 @@ pub(crate) async fn build(
     let log_key = load_signing_key(log_key_path).map_err(key_error(log_key_path))?;
     let log = DecisionLog::open(config.decision_log().path(), log_key)
         .map_err(|e| StartError::Log(Box::new(e)))?;
+    let published = log.published();
     let (sink, writer) = decisions::start(log).map_err(StartError::LogWriter)?;
     let limits = config.limits();
     let (guards, ledger) = stores::guards(config).await?;
@@ -76,6 +77,7 @@ pub(crate) async fn build(
             None => None,
         },
         log: sink,
+        published,
         metrics: Metrics::default(),
         rate: RateLimiter::new(
             limits.rate_per_identity_per_sec().get(),
