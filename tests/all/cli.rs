@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{component_bytes, root};
+use crate::common::{component_bytes, feedback_policy_dir, root};
 
 pub fn verdict(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_verdict"))
@@ -217,18 +217,7 @@ fn keygen_eval_log_and_replay_round_trip_and_tampering_is_named() {
             ]);
             assert!(code(&out) < 2, "{}", stderr(&out));
         }
-        let policies = dir.path().join("policies");
-        fs::create_dir(&policies).unwrap();
-        fs::copy(
-            root().join("policies/feedback.rego"),
-            policies.join("p.rego"),
-        )
-        .unwrap();
-        fs::copy(
-            root().join("examples/feedback/data.json"),
-            policies.join("d.json"),
-        )
-        .unwrap();
+        let policies = feedback_policy_dir(dir.path());
         let pubkey = keys.join("decision-log.pub");
         let replay = |log: &Path| {
             verdict(&[

@@ -61,6 +61,20 @@ pub fn rego_file(path: &Path, data_doc: Value) -> Policy {
         .expect("Rego policy loads")
 }
 
+/// An auditor's policy directory under `dir`: `dir/policies` holding the
+/// feedback policy and its data, which replay finds by digest. Returns it.
+pub fn feedback_policy_dir(dir: &Path) -> std::path::PathBuf {
+    let policies = dir.join("policies");
+    std::fs::create_dir(&policies).expect("create policies/");
+    for (from, to) in [
+        ("policies/feedback.rego", "feedback.rego"),
+        ("examples/feedback/data.json", "data.json"),
+    ] {
+        std::fs::copy(root().join(from), policies.join(to)).expect("copy the feedback policy");
+    }
+    policies
+}
+
 /// A component published by the build (`target/components/<name>.wasm`).
 pub fn component_bytes(name: &str) -> Vec<u8> {
     let dir = Path::new(verdict_host::policy::builtin::COMPONENTS_DIR);

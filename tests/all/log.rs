@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{code, stderr, stdout, verdict};
-use crate::common::root;
+use crate::common::{feedback_policy_dir, root};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -27,18 +27,7 @@ fn setup(n: usize) -> Setup {
     let keys = dir.path().join("keys");
     let out = verdict(&["keygen", "--out", path(&keys)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let policies = dir.path().join("policies");
-    fs::create_dir(&policies).unwrap();
-    fs::copy(
-        root().join("policies/feedback.rego"),
-        policies.join("p.rego"),
-    )
-    .unwrap();
-    fs::copy(
-        root().join("examples/feedback/data.json"),
-        policies.join("d.json"),
-    )
-    .unwrap();
+    let policies = feedback_policy_dir(dir.path());
     let setup = Setup {
         log: dir.path().join("decisions.jsonl"),
         key: keys.join("decision-log.key"),

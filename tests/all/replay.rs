@@ -13,7 +13,7 @@ use verdict_host::timestamp::Timestamp;
 use verdict_host::claims::DataDocument;
 use verdict_host::policy::RegoModule;
 
-use crate::common::{claims, component_bytes, root, runtime};
+use crate::common::{claims, component_bytes, feedback_policy_dir, root, runtime};
 
 /// A log of six decisions by the Rust and Rego feedback twins, and the
 /// directory an auditor would replay it against.
@@ -52,18 +52,7 @@ fn twins() -> [Policy; 2] {
 
 fn fixture(alg: SignatureAlgorithm) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    fs::create_dir(&policies).unwrap();
-    fs::copy(
-        root().join("policies/feedback.rego"),
-        policies.join("feedback.rego"),
-    )
-    .unwrap();
-    fs::copy(
-        root().join("examples/feedback/data.json"),
-        policies.join("data.json"),
-    )
-    .unwrap();
+    let policies = feedback_policy_dir(dir.path());
     fs::write(
         policies.join("feedback.wasm"),
         component_bytes("feedback_policy"),
