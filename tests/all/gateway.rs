@@ -70,7 +70,11 @@ async fn accepted_telemetry_is_logged_and_the_log_replays() {
     let t = Telemetry::new("tenant-a", "op-a1", &fresh_hash("accepted"), MEASUREMENT);
     let request = t.signed(&alpha);
     let body = client.send(&request).await.expect(202);
-    assert_eq!(members(&body), ["decision_id", "request_id"], "{body}");
+    assert_eq!(
+        members(&body),
+        ["decision_id", "leaf_index", "request_id"],
+        "{body}"
+    );
     let request_id = body["request_id"].as_str().expect("request_id").to_string();
     let decision_id = body["decision_id"]
         .as_str()
@@ -332,10 +336,25 @@ async fn unpinned_certificate_from_the_trusted_ca_is_401() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_client_certificate_fails_the_handshake() {
+    use tokio::io::AsyncReadExt as _;
+
     let gw = Setup::new().start().await;
     let tls = tls_client(&gw.layout().ca_cert(), None);
-    let outcome = try_once(gw.addr(), tls, &Req::get("/healthz")).await;
-    let error = outcome.expect_err("a client without a certificate got an HTTP response");
+    // TLS 1.3 finishes the client's side of the handshake before the server
+    // has judged the (missing) certificate, so read the server's verdict
+    // without sending anything first: a request the server never reads
+    // could make its close a reset that destroys the alert in flight.
+    let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .expect("the client's side of the handshake completes");
+    let mut byte = [0u8; 1];
+    let error = match stream.read(&mut byte).await {
+        Ok(n) => panic!("a client without a certificate read {n} bytes"),
+        Err(error) => format!("{error:?}"),
+    };
     assert!(
         error.contains("AlertReceived(CertificateRequired)"),
         "{error}"
@@ -613,6 +632,9 @@ async fn feedback_is_answered_with_a_signed_response() {
             feedback("alpha-k1", "tenant-a", &t.execution_hash, MEASUREMENT),
         ))
         .await;
+    let leaf_index = accepted
+        .leaf_index
+        .expect("the X-Verdict-Leaf-Index header");
     let body = accepted.expect(200);
     assert_eq!(
         members(&body),
@@ -676,6 +698,10 @@ async fn feedback_is_answered_with_a_signed_response() {
         .expect("feedback decision logged");
     assert!(record.record.decision.allow);
     assert_eq!(record.record.input.claims["feedback"]["kid"], "alpha-k1");
+    assert_eq!(
+        record.record.seq, leaf_index,
+        "the header names the record's leaf"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1139,8 +1165,10 @@ async fn the_log_routes_serve_checkpoints_and_proofs_that_verify() {
     let first_size = first.checkpoint().size;
     assert!(first_size >= 1);
 
-    // The acknowledged decision proves itself into that checkpoint.
-    let seq = first_size - 1;
+    // The acknowledged decision names its leaf and proves itself into that
+    // checkpoint.
+    let seq = accepted["leaf_index"].as_u64().expect("the leaf index");
+    assert!(seq < first_size);
     let reply = client
         .send(&Req::get(&format!("/v1/log/proof?seq={seq}")))
         .await;

@@ -132,6 +132,9 @@ pub struct ErrorBody<'a> {
     /// The decision that refused, when a policy did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_id: Option<&'a DecisionId>,
+    /// That decision's leaf index in the log's Merkle tree (its `seq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaf_index: Option<u64>,
     /// What is wrong with the request.
     pub message: &'a str,
     /// The request's id, as in the decision log.
@@ -209,6 +212,7 @@ impl ApiError {
         ErrorBody {
             code: self.code,
             decision_id: None,
+            leaf_index: None,
             message: &self.message,
             request_id,
         }
@@ -300,20 +304,26 @@ mod tests {
         let body = serde_json::to_value(ErrorBody {
             code: ErrorCode::PolicyDenied,
             decision_id: Some(&id),
+            leaf_index: Some(7),
             message: "no",
             request_id: "r",
         })
         .unwrap();
         let mut members: Vec<&String> = body.as_object().unwrap().keys().collect();
         members.sort();
-        assert_eq!(members, ["code", "decision_id", "message", "request_id"]);
+        assert_eq!(
+            members,
+            ["code", "decision_id", "leaf_index", "message", "request_id"]
+        );
         let without = serde_json::to_value(ErrorBody {
             code: ErrorCode::Replay,
             decision_id: None,
+            leaf_index: None,
             message: "no",
             request_id: "r",
         })
         .unwrap();
         assert!(without.get("decision_id").is_none(), "{without}");
+        assert!(without.get("leaf_index").is_none(), "{without}");
     }
 }

@@ -20,7 +20,7 @@ use crate::gateway::errors::{ApiError, ErrorBody, ErrorCode};
 use crate::gateway::serve::PeerCertificate;
 use crate::gateway::state::{AppState, Peer};
 use crate::ids::{OperatorId, TenantId};
-use crate::log::{DecisionId, NewRecord};
+use crate::log::{Appended, DecisionId, NewRecord};
 use crate::messages::UnixSeconds;
 use crate::policy::builtin::{ENGINE_VERSIONS, HOST_VERSION};
 use crate::policy::{Decision, Policy, PolicyIdentity, PolicyKind};
@@ -208,7 +208,7 @@ pub(crate) async fn decide(
     policy: &Policy,
     name: &'static str,
     input: &impl Serialize,
-) -> Result<(Decision, DecisionId), ApiError> {
+) -> Result<(Decision, Appended), ApiError> {
     let claims = policy_claims(input)?;
     let started = Instant::now();
     let evaluated_at = Timestamp::now();
@@ -233,7 +233,7 @@ pub(crate) async fn log_host_accept(
     request_id: &str,
     route: &'static str,
     claims: &impl Serialize,
-) -> Result<DecisionId, ApiError> {
+) -> Result<Appended, ApiError> {
     let allow = Decision {
         allow: true,
         reasons: Vec::new(),
@@ -258,7 +258,7 @@ async fn log(
     policy: PolicyIdentity,
     claims: Value,
     decision: Decision,
-) -> Result<DecisionId, ApiError> {
+) -> Result<Appended, ApiError> {
     let record = NewRecord {
         timestamp: evaluated_at,
         request_id: Some(request_id.to_string()),
@@ -266,23 +266,23 @@ async fn log(
         claims,
         decision,
     };
-    let written = state
+    state
         .log
         .append(record)
         .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(written.id)
+        .map_err(|e| ApiError::unavailable(e.to_string()))
 }
 
-/// 403 `policy_denied`: the decision's reasons, and its id.
-pub(crate) fn policy_denied(
-    request_id: &str,
-    decision_id: &DecisionId,
-    decision: &Decision,
-) -> Response {
+/// The header a feedback response carries its decision's leaf index in
+/// (its signed body's members are fixed by docs/federation.md).
+pub(crate) const LEAF_INDEX_HEADER: &str = "x-verdict-leaf-index";
+
+/// 403 `policy_denied`: the decision's reasons, its id and leaf index.
+pub(crate) fn policy_denied(request_id: &str, record: &Appended, decision: &Decision) -> Response {
     ErrorBody {
         code: ErrorCode::PolicyDenied,
-        decision_id: Some(decision_id),
+        decision_id: Some(&record.id),
+        leaf_index: Some(record.seq),
         message: &decision.reasons.join("; "),
         request_id,
     }

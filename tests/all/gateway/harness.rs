@@ -335,6 +335,8 @@ impl Req {
 pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
+    /// `X-Verdict-Leaf-Index`, which feedback responses carry.
+    pub leaf_index: Option<u64>,
     pub body: Vec<u8>,
 }
 
@@ -379,7 +381,7 @@ impl Reply {
         let mut members: Vec<&str> = error.keys().map(String::as_str).collect();
         members.sort_unstable();
         let expected: &[&str] = if code == "policy_denied" {
-            &["code", "decision_id", "message", "request_id"]
+            &["code", "decision_id", "leaf_index", "message", "request_id"]
         } else {
             &["code", "message", "request_id"]
         };
@@ -478,6 +480,10 @@ impl Client {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let leaf_index = response
+            .headers()
+            .get("x-verdict-leaf-index")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let body = response
             .into_body()
             .collect()
@@ -487,6 +493,7 @@ impl Client {
         Ok(Reply {
             status,
             content_type,
+            leaf_index,
             body: body.to_vec(),
         })
     }

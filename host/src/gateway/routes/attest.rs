@@ -172,7 +172,7 @@ pub(super) async fn attest_route(
         },
         owner,
     );
-    let (isolation, isolation_id) = decide(
+    let (isolation, isolation_record) = decide(
         &state,
         &request_id,
         &state.isolation,
@@ -181,7 +181,7 @@ pub(super) async fn attest_route(
     )
     .await?;
     if !isolation.allow {
-        return Ok(policy_denied(&request_id, &isolation_id, &isolation));
+        return Ok(policy_denied(&request_id, &isolation_record, &isolation));
     }
     let appraisal_claims = json!({
         "evidence": claims.to_value().map_err(|e| ApiError::unavailable(e.to_string()))?,
@@ -195,7 +195,7 @@ pub(super) async fn attest_route(
             "session_binding_hash": binding.hex(),
         },
     });
-    let (decision, decision_id) = decide(
+    let (decision, record) = decide(
         &state,
         &request_id,
         &attestation.policy,
@@ -209,7 +209,7 @@ pub(super) async fn attest_route(
     let status = EarStatus::of_decision(&decision);
     let now = Timestamp::now().unix_seconds();
     let mut extensions = serde_json::Map::new();
-    extensions.insert("verdict.decision-id".into(), json!(decision_id));
+    extensions.insert("verdict.decision-id".into(), json!(record.id));
     extensions.insert("verdict.session-binding-hash".into(), json!(binding.hex()));
     extensions.insert("verdict.tenant".into(), json!(request.tenant_id));
     let ear = attestation.ear.issue(&AttestationResult {
@@ -235,7 +235,8 @@ pub(super) async fn attest_route(
     };
     let mut body = json!({
         "request_id": request_id,
-        "decision_id": decision_id,
+        "decision_id": record.id,
+        "leaf_index": record.seq,
         "status": status,
         "reasons": decision.reasons,
         "ear": ear,
@@ -248,6 +249,7 @@ pub(super) async fn attest_route(
         let error = ErrorBody {
             code: ErrorCode::PolicyDenied,
             decision_id: None,
+            leaf_index: None,
             message: &decision.reasons.join("; "),
             request_id: &request_id,
         };

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 
 use crate::gateway::errors::ApiError;
 use crate::gateway::ledger::{Execution, LedgerKey};
-use crate::gateway::pipeline::{Admitted, RouteResult, decide, signed_at};
+use crate::gateway::pipeline::{Admitted, LEAF_INDEX_HEADER, RouteResult, decide, signed_at};
 use crate::gateway::policy_input::{
     FeedbackCaller, FeedbackChecks, FeedbackInput, FeedbackMessage, RecordedExecution,
 };
@@ -55,7 +55,7 @@ pub(super) async fn route(state: Arc<AppState>, request_id: String, a: Admitted)
             data: fb.data,
         },
     };
-    let (decision, decision_id) =
+    let (decision, record) =
         decide(&state, &request_id, &state.feedback, "feedback", &input).await?;
     let response = FeedbackResponse {
         status: if decision.allow {
@@ -63,7 +63,7 @@ pub(super) async fn route(state: Arc<AppState>, request_id: String, a: Admitted)
         } else {
             ResponseStatus::Rejected
         },
-        decision_id,
+        decision_id: record.id,
         reasons: decision.reasons,
         kid: state.gateway_kid.clone(),
         signed_at: UnixSeconds::new(Timestamp::now().unix_seconds().max(0) as u64)
@@ -73,9 +73,17 @@ pub(super) async fn route(state: Arc<AppState>, request_id: String, a: Admitted)
     };
     let signed = sign_response(&state.gateway_key, response)
         .map_err(|e: MessageError| ApiError::unavailable(e.to_string()))?;
+    // The signed body's members are fixed (docs/federation.md), so the
+    // decision's leaf index travels beside it, as a header.
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::HeaderName::from_static(LEAF_INDEX_HEADER),
+                record.seq.to_string(),
+            ),
+        ],
         signed.to_json(),
     )
         .into_response())

@@ -44,6 +44,12 @@ pub(super) async fn route(state: Arc<AppState>, request_id: String, a: Admitted)
         "manifest_version": manifest.manifest_version.version().to_string(),
     });
     let record = log_host_accept(&state, &request_id, "manifests", &summary).await?;
-    let body = json!({"request_id": request_id, "decision_id": record, "verified": true, "manifest": summary});
+    let body = json!({
+        "request_id": request_id,
+        "decision_id": record.id,
+        "leaf_index": record.seq,
+        "verified": true,
+        "manifest": summary,
+    });
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }

@@ -91,14 +91,18 @@ pub(super) async fn route(state: Arc<AppState>, request_id: String, a: Admitted)
         // still this tenant's, never another request's claim.
         let _ = state.ledger.release(&binding_key, tenant.as_str()).await;
     }
-    let (decision, decision_id) = decided?;
+    let (decision, record) = decided?;
     if !decision.allow {
-        return Ok(policy_denied(&request_id, &decision_id, &decision));
+        return Ok(policy_denied(&request_id, &record, &decision));
     }
     record_execution(&state, &hash, &execution).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"request_id": request_id, "decision_id": decision_id})),
+        axum::Json(json!({
+            "request_id": request_id,
+            "decision_id": record.id,
+            "leaf_index": record.seq,
+        })),
     )
         .into_response())
 }
