@@ -52,7 +52,7 @@ pub(super) struct Runner {
 /// What the runners' one region holds; `attest_setup` pins its digest.
 const WEIGHTS: &[u8] = b"the weights of a small model";
 
-pub(super) fn weights(id: &str) -> InMemory {
+fn weights(id: &str) -> InMemory {
     InMemory::new(
         id.parse().unwrap(),
         "model weights",

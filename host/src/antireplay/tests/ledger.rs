@@ -74,17 +74,21 @@ async fn redis_bindings_have_one_owner_across_replicas() {
     assert_one_owner_each(&race(ledgers).await);
 }
 
-#[tokio::test]
-async fn a_taken_key_is_gone_and_taken_once() {
-    let server = RedisServer::start();
+/// A ledger in memory and one on `server`, to hold to the same contract.
+async fn both_ledgers(server: &RedisServer) -> [Arc<dyn Ledger>; 2] {
     let store = RedisNonceStore::connect(&server.url(), Duration::from_secs(2))
         .await
         .expect("connect");
-    let ledgers: [Arc<dyn Ledger>; 2] = [
+    [
         Arc::new(MemoryLedger::with_capacity(10)),
         Arc::new(RedisLedger::new(store)),
-    ];
-    for ledger in ledgers {
+    ]
+}
+
+#[tokio::test]
+async fn a_taken_key_is_gone_and_taken_once() {
+    let server = RedisServer::start();
+    for ledger in both_ledgers(&server).await {
         assert_eq!(
             ledger
                 .bind("challenge:1", "tenant-a", RETENTION)
@@ -103,14 +107,7 @@ async fn a_taken_key_is_gone_and_taken_once() {
 #[tokio::test]
 async fn a_key_is_released_only_while_it_holds_the_releasers_value() {
     let server = RedisServer::start();
-    let store = RedisNonceStore::connect(&server.url(), Duration::from_secs(2))
-        .await
-        .expect("connect");
-    let ledgers: [Arc<dyn Ledger>; 2] = [
-        Arc::new(MemoryLedger::with_capacity(10)),
-        Arc::new(RedisLedger::new(store)),
-    ];
-    for ledger in ledgers {
+    for ledger in both_ledgers(&server).await {
         ledger
             .bind("binding:1", "tenant-a", RETENTION)
             .await
