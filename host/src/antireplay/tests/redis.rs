@@ -274,14 +274,12 @@ async fn a_server_that_may_evict_keys_is_refused_naming_the_setting() {
     for policy in ["allkeys-lru", "volatile-ttl", "allkeys-random"] {
         let server = RedisServer::start_with(free_port(), &["--maxmemory-policy", policy]);
         let refused = RedisNonceStore::connect(&server.url(), Duration::from_secs(2)).await;
-        match refused {
-            Err(StoreError::Evicting { policy: found }) => assert_eq!(found, policy),
+        let error = refused.expect_err("an evicting server is refused");
+        let message = error.to_string();
+        match error {
+            StoreError::Evicting { policy: found } => assert_eq!(found, policy),
             other => panic!("{policy}: expected Evicting, got {other:?}"),
         }
-        let message = RedisNonceStore::connect(&server.url(), Duration::from_secs(2))
-            .await
-            .unwrap_err()
-            .to_string();
         assert!(message.contains("maxmemory-policy noeviction"), "{message}");
     }
     let explicit = RedisServer::start_with(free_port(), &["--maxmemory-policy", "noeviction"]);
